@@ -1,0 +1,34 @@
+# A thin wrapper: the real build is CMake + Ninja (CMakeLists.txt).
+BUILD      := build
+ASAN_BUILD := build-asan
+CMAKE_GEN  := -G Ninja
+
+.PHONY: all deps build build-asan test unit-asan run bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD)
+
+build-asan: deps
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON -DFERRY_BENCH=OFF
+	cmake --build $(ASAN_BUILD)
+
+# Every test in the normal build, then the unit tests again under ASan+UBSan.
+test: build build-asan
+	ctest --test-dir $(BUILD) --output-on-failure
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure
+
+run: build
+	@scripts/run-demo $(BUILD)
+
+bench: build
+	$(BUILD)/bin/ferry-bench
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
