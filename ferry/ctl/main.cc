@@ -1,0 +1,52 @@
+// ferryctl: the operator's command line. Each subcommand lives in its own
+// file; this one only dispatches.
+#include <cstdio>
+#include <string_view>
+
+#include "ferry/ctl/cli.h"
+
+namespace {
+
+struct Entry {
+  std::string_view name;
+  ferry::ctl::Command run;
+  std::string_view summary;
+};
+
+constexpr Entry kCommands[] = {
+    {"selftest", ferry::ctl::cmd_selftest, "run the cryptographic self-tests and print the results"},
+    {"keygen", ferry::ctl::cmd_keygen, "generate an SM2 key pair (PREFIX.key, PREFIX.pub)"},
+    {"digest", ferry::ctl::cmd_digest, "print SM3 digests of files, like sha256sum"},
+    {"sign", ferry::ctl::cmd_sign, "sign a file with an SM2 key (writes FILE.sig)"},
+    {"verify", ferry::ctl::cmd_verify, "verify an SM2 signature over a file"},
+};
+
+void print_help(std::FILE* out) {
+  std::fputs("usage: ferryctl COMMAND [OPTIONS] [ARGS]\n\ncommands:\n", out);
+  for (const Entry& e : kCommands) {
+    std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(e.name.size()), e.name.data(),
+                 static_cast<int>(e.summary.size()), e.summary.data());
+  }
+  std::fputs("\n'ferryctl COMMAND --help' describes a command.\n"
+             "Exit status: 0 success, 1 a negative answer (invalid, failed), 2 usage or input error.\n",
+             out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_help(stderr);
+    return ferry::ctl::kExitUsage;
+  }
+  std::string_view command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    print_help(stdout);
+    return ferry::ctl::kExitOk;
+  }
+  for (const Entry& e : kCommands) {
+    if (e.name == command) return e.run(std::span<char* const>(argv + 2, static_cast<std::size_t>(argc - 2)));
+  }
+  std::fprintf(stderr, "ferryctl: unknown command '%s' (see 'ferryctl --help')\n", argv[1]);
+  return ferry::ctl::kExitUsage;
+}
