@@ -40,8 +40,9 @@ void require_power_on_selftests();
 // FIPS 140-2 §4.9.1 statistical tests (monobit, poker, runs, long run) on a
 // 20,000-bit sample; GM/T 0005's power-on subset is of the same kind.
 Status check_random_sample(ByteView sample_2500_bytes);
-// Draws a fresh sample from the DRBG, checks it, and checks that two
-// successive outputs differ (continuous test).
+// Draws a fresh sample from the DRBG and checks it (a failed sample is
+// retested once on a new one), and checks that two successive outputs differ
+// (continuous test).
 Status random_health_check();
 
 }  // namespace ferry::crypto

@@ -60,6 +60,7 @@ class Sm2PrivateKey {
   SecretBytes to_pem() const;  // PKCS#8, unencrypted: protect the file (0600)
   SecretBytes scalar() const;  // d, 32 bytes big-endian
   Sm2PublicKey public_key() const;
+  Bytes public_point() const;  // 04 || x || y, without building a key object
 
   EVP_PKEY* get() const { return pkey_.get(); }
 
@@ -78,6 +79,8 @@ Result<Sm3Digest> sm2_z(std::string_view id, const Sm2PublicKey& key);
 class Sm2MessageHash {
  public:
   static Result<Sm2MessageHash> start(const Sm2PublicKey& signer, std::string_view id = kSm2DefaultId);
+  // The same from the signer's point (04 || x || y).
+  static Result<Sm2MessageHash> start(ByteView signer_point, std::string_view id);
   void update(ByteView data) { sm3_.update(data); }
   Sm3Digest finish() { return sm3_.finish(); }
 

@@ -1,5 +1,6 @@
 #include "crypto/sm2.h"
 
+#include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
@@ -94,6 +95,18 @@ Status pairwise_consistent(const Sm2PrivateKey& key) {
 }
 
 int refuse_passphrase(char*, int, int, void*) { return -1; }
+
+bool is_single_der_sequence(ByteView der) {
+  if (der.empty()) return false;
+  const unsigned char* p = der.data();
+  long len = 0;
+  int tag = 0, cls = 0;
+  const int rc = ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(der.size()));
+  ossl::drain_errors();
+  if ((rc & 0x80) != 0 || rc != V_ASN1_CONSTRUCTED || tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL) return false;
+  const std::size_t header = static_cast<std::size_t>(p - der.data());
+  return header + static_cast<std::size_t>(len) == der.size();
+}
 
 }  // namespace
 
@@ -202,6 +215,8 @@ SecretBytes Sm2PrivateKey::scalar() const {
   return out;
 }
 
+Bytes Sm2PrivateKey::public_point() const { return point_of(pkey_.get()); }
+
 Sm2PublicKey Sm2PrivateKey::public_key() const {
   return Sm2PublicKey(share(pkey_from_parts(point_of(pkey_.get()), nullptr)));
 }
@@ -211,7 +226,11 @@ Result<Sm3Digest> sm2_z(std::string_view id, const Sm2PublicKey& key) {
 }
 
 Result<Sm2MessageHash> Sm2MessageHash::start(const Sm2PublicKey& signer, std::string_view id) {
-  Result<Sm3Digest> z = sm2_z(id, signer);
+  return start(signer.point(), id);
+}
+
+Result<Sm2MessageHash> Sm2MessageHash::start(ByteView signer_point, std::string_view id) {
+  Result<Sm3Digest> z = Sm2Curve::recommended().z(id, signer_point);
   if (!z.ok()) return z.error();
   Sm2MessageHash h;
   h.sm3_.update(*z);
@@ -245,7 +264,7 @@ bool sm2_verify_hash(const Sm2PublicKey& key, const Sm3Digest& e, ByteView signa
 }
 
 Result<Bytes> sm2_sign(const Sm2PrivateKey& key, ByteView message, std::string_view id) {
-  Result<Sm2MessageHash> h = Sm2MessageHash::start(key.public_key(), id);
+  Result<Sm2MessageHash> h = Sm2MessageHash::start(key.public_point(), id);
   if (!h.ok()) return h.error();
   h->update(message);
   return sm2_sign_hash(key, h->finish());
@@ -276,7 +295,9 @@ Result<Bytes> sm2_encrypt(const Sm2PublicKey& key, ByteView plaintext) {
 
 Result<Bytes> sm2_decrypt(const Sm2PrivateKey& key, ByteView ciphertext) {
   const Error failed = make_error(Errc::decrypt_failed, "SM2: decryption failed");
-  if (ciphertext.empty()) return failed;
+  // OpenSSL 3.0 parses the leading DER SEQUENCE and ignores what follows it;
+  // a ciphertext is exactly one SEQUENCE, so anything after it is refused.
+  if (!is_single_der_sequence(ciphertext)) return failed;
   ossl::PkeyCtx ctx(ossl::check_ptr(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr), "decrypt ctx"));
   ossl::check(EVP_PKEY_decrypt_init(ctx.get()), "SM2 decrypt init");
   std::size_t len = 0;

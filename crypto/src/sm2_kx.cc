@@ -30,7 +30,9 @@ ossl::Bn x_bar(const Sm2Curve& curve, ByteView point) {
   const int w = (n_bits + 1) / 2 - 1;
   const std::size_t fs = curve.field_size();
   ossl::Bn x(ossl::check_ptr(BN_bin2bn(point.data() + 1, static_cast<int>(fs), nullptr), "BN_bin2bn"));
-  ossl::check(BN_mask_bits(x.get(), w), "x mod 2^w");
+  // BN_mask_bits fails when x is already shorter than w bits; x mod 2^w is
+  // then x itself. A peer can choose such a point, so this is no error.
+  if (BN_num_bits(x.get()) > w) ossl::check(BN_mask_bits(x.get(), w), "x mod 2^w");
   ossl::check(BN_set_bit(x.get(), w), "2^w + x");
   return x;
 }

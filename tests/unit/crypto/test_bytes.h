@@ -12,12 +12,15 @@
 
 #include "crypto/bytes.h"
 
-namespace ferry::crypto::testing {
+namespace ferry::test {
+
+using crypto::ByteView;
+using crypto::Bytes;
 
 // A malformed vector is a mistake in the test itself, so it throws and the
 // test case fails loudly rather than comparing against garbage.
 inline Bytes hex(std::string_view h) {
-  std::optional<Bytes> b = from_hex(h);
+  std::optional<Bytes> b = crypto::from_hex(h);
   if (!b) throw std::invalid_argument("malformed hex in a test vector: " + std::string(h));
   return *b;
 }
@@ -33,7 +36,7 @@ std::array<std::uint8_t, N> hex_array(std::string_view h) {
 
 // Lower-case hex of anything byte-like, so that a failed comparison prints
 // both sides readably.
-inline std::string hex_of(ByteView bytes) { return to_hex(bytes); }
+inline std::string hex_of(ByteView bytes) { return crypto::to_hex(bytes); }
 
 inline std::string lower(std::string_view h) {
   std::string out(h);
@@ -49,4 +52,4 @@ inline Bytes concat(ByteView a, ByteView b) {
   return out;
 }
 
-}  // namespace ferry::crypto::testing
+}  // namespace ferry::test

@@ -1,4 +1,4 @@
-#include "tests/interop/subprocess.h"
+#include "tests/support/subprocess.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -24,10 +24,13 @@ namespace {
 class Fd {
  public:
   Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   ~Fd() { reset(); }
+  void assign(int fd) {
+    reset();
+    fd_ = fd;
+  }
   int get() const { return fd_; }
   bool open() const { return fd_ >= 0; }
   void reset() {
@@ -52,8 +55,8 @@ bool make_pipe(Pipe& p, std::string& error) {
     error = std::string("pipe2: ") + std::strerror(errno);
     return false;
   }
-  p.read_end = Fd(fds[0]);
-  p.write_end = Fd(fds[1]);
+  p.read_end.assign(fds[0]);
+  p.write_end.assign(fds[1]);
   return true;
 }
 
@@ -145,8 +148,7 @@ ProcessOutcome run_process(const std::vector<std::string>& argv, const ProcessOp
 
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   auto remaining_ms = [&] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
-        .count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
   };
 
   while (in.write_end.open() || out.read_end.open() || err.read_end.open()) {
@@ -182,8 +184,7 @@ ProcessOutcome run_process(const std::vector<std::string>& argv, const ProcessOp
       if (w > 0) written += static_cast<std::size_t>(w);
       if (w < 0 && errno != EAGAIN && errno != EINTR) {
         // EPIPE: the child stopped reading; its exit status tells the rest.
-        outcome.error = std::string("stdin write after ") + std::to_string(written) +
-                        " bytes: " + std::strerror(errno);
+        outcome.error = std::string("stdin write after ") + std::to_string(written) + " bytes: " + std::strerror(errno);
         in.write_end.reset();
       }
       if (written == options.stdin_bytes.size()) in.write_end.reset();

@@ -13,12 +13,12 @@
 namespace ferry::test {
 
 struct ProcessOutcome {
-  bool started = false;      // false: the program could not be executed (see error)
-  bool timed_out = false;    // killed with SIGKILL at the deadline
-  int exit_code = -1;        // valid when exited
-  bool exited = false;       // ended by exit(), not by a signal
-  int signal = 0;            // the signal that ended it, when !exited
-  std::string error;         // why it could not be started, or what went wrong while running it
+  bool started = false;    // false: the program could not be executed (see error)
+  bool timed_out = false;  // killed with SIGKILL at the deadline
+  int exit_code = -1;      // valid when exited
+  bool exited = false;     // ended by exit(), not by a signal
+  int signal = 0;          // the signal that ended it, when !exited
+  std::string error;       // why it could not be started, or what went wrong while running it
   std::string out;
   std::string err;
 
