@@ -33,6 +33,7 @@
 #include "crypto/sm2_kx.h"
 #include "crypto/sm3.h"
 #include "crypto/sm4.h"
+#include "tests/support/test_bytes.h"
 
 namespace ferry::bench {
 namespace {
@@ -86,18 +87,8 @@ void require(bool ok, const char* what) {
   if (!ok) die(what);
 }
 
-Bytes random_bytes(std::mt19937_64& rng, std::size_t n) {
-  Bytes out(n);
-  for (auto& b : out) b = static_cast<std::uint8_t>(rng());
-  return out;
-}
-
-template <std::size_t N>
-std::array<std::uint8_t, N> random_array(std::mt19937_64& rng) {
-  std::array<std::uint8_t, N> out;
-  for (auto& b : out) b = static_cast<std::uint8_t>(rng());
-  return out;
-}
+using ferry::test::random_array;
+using ferry::test::random_bytes;
 
 Sm2PrivateKey must(Result<Sm2PrivateKey> key, const char* what) {
   if (!key.ok()) die(std::string(what) + ": " + key.error().message);

@@ -35,6 +35,7 @@
 #include "crypto/sm3.h"
 #include "crypto/sm4.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/test_bytes.h"
 
 namespace ferry::crypto {
 namespace {
@@ -44,18 +45,8 @@ using ::testing::HasSubstr;
 // Every random input comes from this seed, so a failure reproduces exactly.
 constexpr std::uint64_t kSeed = 0x5eed'f0e7'2024'0001;
 
-Bytes random_bytes(std::mt19937_64& rng, std::size_t n) {
-  Bytes out(n);
-  for (auto& b : out) b = static_cast<std::uint8_t>(rng());
-  return out;
-}
-
-template <std::size_t N>
-std::array<std::uint8_t, N> random_array(std::mt19937_64& rng) {
-  std::array<std::uint8_t, N> out;
-  for (auto& b : out) b = static_cast<std::uint8_t>(rng());
-  return out;
-}
+using ferry::test::random_array;
+using ferry::test::random_bytes;
 
 Bytes concat(std::initializer_list<ByteView> parts) {
   Bytes out;

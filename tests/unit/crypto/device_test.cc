@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "tests/unit/crypto/test_bytes.h"
+#include "tests/support/test_bytes.h"
 
 namespace ferry::crypto {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/crypto/test_bytes.h"
+#include "tests/support/test_bytes.h"
 
 namespace ferry::crypto {
 namespace {
@@ -266,11 +266,7 @@ TEST(SealKeys, LabelsSeparateKeysAndCipherAndMacKeysDiffer) {
 
 TEST(Seal, SeededRandomRoundTrips) {
   std::mt19937_64 rng(0xF3EE5EA1);
-  auto random_bytes = [&rng](std::size_t n) {
-    Bytes b(n);
-    for (auto& x : b) x = static_cast<std::uint8_t>(rng());
-    return b;
-  };
+  auto random_bytes = [&rng](std::size_t n) { return ferry::test::random_bytes(rng, n); };
   for (int i = 0; i < 200; ++i) {
     SCOPED_TRACE(i);
     const SealKeys keys = SealKeys::derive(random_bytes(32), "random " + std::to_string(i));

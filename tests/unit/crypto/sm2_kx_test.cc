@@ -10,7 +10,7 @@
 
 #include "crypto/sm2.h"
 #include "crypto/sm2_curve.h"
-#include "tests/unit/crypto/test_bytes.h"
+#include "tests/support/test_bytes.h"
 
 namespace ferry::crypto {
 namespace {

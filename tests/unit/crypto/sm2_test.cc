@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/crypto/test_bytes.h"
+#include "tests/support/test_bytes.h"
 
 namespace ferry::crypto {
 namespace {

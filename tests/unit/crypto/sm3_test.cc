@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "tests/unit/crypto/test_bytes.h"
+#include "tests/support/test_bytes.h"
 
 namespace ferry::crypto {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/crypto/test_bytes.h"
+#include "tests/support/test_bytes.h"
 
 namespace ferry::crypto {
 namespace {
@@ -360,11 +360,7 @@ TEST(Sm4Ctr, CounterIsTheWholeBlockBigEndian) {
 
 TEST(Sm4, SeededRandomRoundTrips) {
   std::mt19937_64 rng(0x5eed5a4);
-  auto random_bytes = [&rng](std::size_t n) {
-    Bytes b(n);
-    for (auto& x : b) x = static_cast<std::uint8_t>(rng());
-    return b;
-  };
+  auto random_bytes = [&rng](std::size_t n) { return ferry::test::random_bytes(rng, n); };
   for (int i = 0; i < 200; ++i) {
     SCOPED_TRACE(i);
     Sm4Key key;

@@ -1,11 +1,13 @@
-// Helpers the crypto unit tests share: test vectors are written as hex, the
-// way the standards print them.
+// Byte helpers the tests share: vectors are written as hex, the way the
+// standards print them, and random inputs come from a seeded generator so a
+// failure reproduces exactly.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -49,6 +51,19 @@ inline std::string lower(std::string_view h) {
 inline Bytes concat(ByteView a, ByteView b) {
   Bytes out(a.begin(), a.end());
   out.insert(out.end(), b.begin(), b.end());
+  return out;
+}
+
+inline Bytes random_bytes(std::mt19937_64& rng, std::size_t n) {
+  Bytes out(n);
+  for (auto& b : out) b = static_cast<std::uint8_t>(rng());
+  return out;
+}
+
+template <std::size_t N>
+std::array<std::uint8_t, N> random_array(std::mt19937_64& rng) {
+  std::array<std::uint8_t, N> out;
+  for (auto& b : out) b = static_cast<std::uint8_t>(rng());
   return out;
 }
 
