@@ -7,6 +7,7 @@
 //   SDF_OpenDevice / SDF_OpenSession      CryptoDevice, open_session()
 //   SDF_GetDeviceInfo                     CryptoDevice::name()
 //   SDF_GenerateRandom                    generate_random()
+//   SDF_GenerateKeyPair_ECC               generate_key_pair() (an external pair, for key files)
 //   SDF_HashInit / Update / Final         hash_init() (with key and ID: e = SM3(Z || M))
 //   SDF_ExportSignPublicKey_ECC           export_sign_public_key()
 //   SDF_InternalSign_ECC                  internal_sign()
@@ -61,6 +62,10 @@ class CryptoSession {
   virtual ~CryptoSession() = default;
 
   virtual Status generate_random(MutableByteView out) = 0;
+
+  // A new SM2 key pair handed out to the caller (to be written to a key
+  // file), after the pairwise-consistency test.
+  virtual Result<Sm2PrivateKey> generate_key_pair() = 0;
 
   // Plain SM3 when signer is null; otherwise e = SM3(Z_signer(id) || M).
   virtual Result<std::unique_ptr<DeviceHash>> hash_init(const Sm2PublicKey* signer, std::string_view id) = 0;

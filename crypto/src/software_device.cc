@@ -59,6 +59,8 @@ class SoftwareCryptoSession final : public CryptoSession {
     return {};
   }
 
+  Result<Sm2PrivateKey> generate_key_pair() override { return Sm2PrivateKey::generate(); }
+
   Result<std::unique_ptr<DeviceHash>> hash_init(const Sm2PublicKey* signer, std::string_view id) override {
     Sm3 sm3;
     if (signer != nullptr) {

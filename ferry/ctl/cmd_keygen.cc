@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "crypto/device.h"
 #include "crypto/selftest.h"
 #include "crypto/sm2.h"
 #include "crypto/sm3.h"
@@ -44,7 +45,10 @@ int cmd_keygen(std::span<char* const> args) {
   }
 
   crypto::require_power_on_selftests();
-  crypto::Result<crypto::Sm2PrivateKey> key = crypto::Sm2PrivateKey::generate();
+  crypto::SoftwareCryptoDevice device;
+  crypto::Result<std::unique_ptr<crypto::CryptoSession>> session = device.open_session();
+  if (!session.ok()) return usage_error("keygen", session.error().message);
+  crypto::Result<crypto::Sm2PrivateKey> key = (*session)->generate_key_pair();
   if (!key.ok()) return usage_error("keygen", key.error().message);
 
   crypto::SecretBytes pem = key->to_pem();

@@ -371,3 +371,22 @@ TEST(SoftwareCryptoDevice, GenerateRandomFillsAndDiffers) {
 
 }  // namespace
 }  // namespace ferry::crypto
+
+namespace ferry::crypto {
+namespace {
+
+TEST(SoftwareCryptoDevice, GeneratedKeyPairSignsAndDecrypts) {
+  SoftwareCryptoDevice device;
+  std::unique_ptr<CryptoSession> session = open(device);
+  Result<Sm2PrivateKey> a = session->generate_key_pair();
+  Result<Sm2PrivateKey> b = session->generate_key_pair();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->public_point(), b->public_point()) << "two generated pairs must differ";
+  Result<Bytes> sig = sm2_sign(*a, test::hex("00ff"));
+  ASSERT_TRUE(sig.ok());
+  EXPECT_TRUE(sm2_verify(a->public_key(), test::hex("00ff"), *sig));
+  EXPECT_FALSE(sm2_verify(b->public_key(), test::hex("00ff"), *sig));
+}
+
+}  // namespace
+}  // namespace ferry::crypto
