@@ -155,7 +155,8 @@ Result<Sm2PrivateKey> Sm2PrivateKey::generate() {
 }
 
 Result<Sm2PrivateKey> Sm2PrivateKey::from_pem(std::string_view pem) {
-  if (pem.find("ENCRYPTED") != std::string_view::npos) {
+  if (pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos ||
+      pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos) {
     return make_error(Errc::bad_format,
                       "encrypted private key PEM is not supported; store the key unencrypted with mode 0600");
   }
