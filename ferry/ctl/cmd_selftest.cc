@@ -3,6 +3,7 @@
 
 #include "crypto/device.h"
 #include "crypto/selftest.h"
+#include "ferry/audit/json.h"
 #include "ferry/ctl/cli.h"
 
 namespace ferry::ctl {
@@ -16,22 +17,6 @@ constexpr char kHelp[] =
     "vectors, consistency tests, and a random generator health check.\n"
     "Prints one line per test. Exit 0 when all pass, 1 when any fails.\n";
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 // Pads to a width in characters, not bytes: sources such as "§6.2.2" hold
 // multi-byte UTF-8 that printf's %-40s would count wrong.
 std::string pad(const std::string& s, std::size_t width) {
@@ -57,13 +42,13 @@ int cmd_selftest(std::span<char* const> args) {
   crypto::SoftwareCryptoDevice device;
 
   if (parsed->has("json")) {
-    std::printf("{\"device\":\"%s\",\"passed\":%s,\"tests\":[", json_escape(device.name()).c_str(),
+    std::printf("{\"device\":%s,\"passed\":%s,\"tests\":[", audit::json_string(device.name()).c_str(),
                 all_passed ? "true" : "false");
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       const auto& o = outcomes[i];
-      std::printf("%s{\"name\":\"%s\",\"source\":\"%s\",\"passed\":%s,\"detail\":\"%s\"}", i ? "," : "",
-                  json_escape(o.name).c_str(), json_escape(o.source).c_str(), o.passed ? "true" : "false",
-                  json_escape(o.detail).c_str());
+      std::printf("%s{\"name\":%s,\"source\":%s,\"passed\":%s,\"detail\":%s}", i ? "," : "",
+                  audit::json_string(o.name).c_str(), audit::json_string(o.source).c_str(), o.passed ? "true" : "false",
+                  audit::json_string(o.detail).c_str());
     }
     std::printf("]}\n");
     return all_passed ? kExitOk : kExitNegative;
