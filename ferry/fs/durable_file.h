@@ -33,6 +33,10 @@ Result<Bytes> read_file(const std::string& path, std::size_t max_size);
 
 Status fsync_directory(const std::string& dir);
 
+// mkdir -p: creates `dir` and its missing parents with `mode`; an existing
+// directory is fine, an existing non-directory is an error.
+Status make_directories(const std::string& dir, mode_t mode);
+
 // "dir" of "dir/name"; "." when there is no slash.
 std::string parent_directory(const std::string& path);
 

@@ -95,6 +95,21 @@ Status fsync_directory(const std::string& dir) {
   return {};
 }
 
+Status make_directories(const std::string& dir, mode_t mode) {
+  if (dir.empty()) return make_error(Errc::invalid_argument, "empty directory name");
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    const std::string prefix = dir.substr(0, pos);
+    if (prefix.empty()) continue;
+    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) return io_error(prefix, errno);
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return io_error(dir, errno);
+  if (!S_ISDIR(st.st_mode)) return make_error(Errc::io, dir + ": not a directory");
+  return {};
+}
+
 Status write_new_file(const std::string& path, ByteView data, mode_t mode) {
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) return make_error(Errc::io, path + ": exists; refusing to overwrite");

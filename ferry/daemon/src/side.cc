@@ -1,0 +1,885 @@
+#include "ferry/daemon/side.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "crypto/device.h"
+#include "crypto/sm2.h"
+#include "ferry/audit/event.h"
+#include "ferry/daemon/status.h"
+#include "ferry/fs/durable_file.h"
+#include "ferry/link/engine.h"
+#include "ferry/pipeline/pipeline.h"
+#include "ferry/spool/delivered_ids.h"
+#include "ferry/spool/delivery.h"
+#include "ferry/spool/free_space.h"
+#include "ferry/spool/inotify_watch.h"
+#include "ferry/spool/source_scanner.h"
+#include "ferry/spool/spool.h"
+#include "hw/frame_transport.h"
+
+namespace ferry::daemon {
+namespace {
+
+namespace asio = boost::asio;
+using crypto::Errc;
+using crypto::make_error;
+using crypto::Result;
+using crypto::Status;
+using spool::State;
+
+constexpr crypto::KeyIndex kIdentityKey{1};
+// Reason codes this side puts in REJECT (link reserves 1..99).
+constexpr std::uint16_t kRejectChannel = 100;
+constexpr std::uint16_t kRejectName = 101;
+constexpr std::uint16_t kRejectSize = 102;
+constexpr std::uint16_t kRejectUnbound = 103;
+constexpr std::uint16_t kRejectSpool = 104;
+
+spool::ObjectId to_spool(const link::ObjectId& id) { return spool::ObjectId(id.bytes); }
+link::ObjectId to_link(const spool::ObjectId& id) {
+  link::ObjectId out;
+  out.bytes = id.bytes();
+  return out;
+}
+
+std::uint16_t reject_code_for(const std::string& reason_code) {
+  if (reason_code.starts_with("channel.")) return kRejectChannel;
+  if (reason_code.starts_with("name.")) return kRejectName;
+  if (reason_code.starts_with("size.")) return kRejectSize;
+  return kRejectSpool;
+}
+
+Result<std::string> read_text(const std::string& path) {
+  Result<crypto::Bytes> b = fs::read_file(path, 64 * 1024);
+  if (!b.ok()) return b.error();
+  return std::string(b->begin(), b->end());
+}
+
+struct SourceChannel {
+  std::string channel;
+  std::string dir;
+  std::unique_ptr<spool::SourceScanner> scanner;
+  std::optional<spool::InotifyWatch> watch;
+  std::unique_ptr<asio::posix::stream_descriptor> watch_fd;
+};
+
+class RunningSide final : public Side, public link::ObjectSource, public link::ObjectSink {
+ public:
+  RunningSide(asio::io_context& io, config::Config config, policy::Policy policy)
+      : io_(io),
+        config_(std::move(config)),
+        policy_(std::make_unique<policy::Policy>(std::move(policy))),
+        side_(config_.side == config::Side::outer ? pipeline::Side::outer : pipeline::Side::inner),
+        side_name_(config_.side == config::Side::outer ? "outer" : "inner"),
+        pipeline_(pipeline::Pipeline::standard()),
+        tick_timer_(io),
+        scan_timer_(io),
+        status_timer_(io),
+        signals_(io, SIGTERM, SIGINT, SIGHUP) {}
+
+  Status start() {
+    // Identity key into the device: after this the key is only used by index.
+    Result<std::string> key_pem = read_text(config_.identity.key);
+    if (!key_pem.ok()) return key_pem.error();
+    Result<crypto::Sm2PrivateKey> key = crypto::Sm2PrivateKey::from_pem(*key_pem);
+    if (!key.ok()) return make_error(key.error().code, config_.identity.key + ": " + key.error().message);
+    if (Status s = device_.install_key(kIdentityKey, std::move(key).value()); !s.ok()) return s;
+    Result<std::unique_ptr<crypto::CryptoSession>> session = device_.open_session();
+    if (!session.ok()) return session.error();
+    session_ = std::move(session).value();
+    Result<std::string> peer_pem = read_text(config_.identity.peer);
+    if (!peer_pem.ok()) return peer_pem.error();
+    Result<crypto::Sm2PublicKey> peer = crypto::Sm2PublicKey::from_pem(*peer_pem);
+    if (!peer.ok()) return make_error(peer.error().code, config_.identity.peer + ": " + peer.error().message);
+
+    if (Status s = fs::make_directories(config_.audit.dir, 0700); !s.ok()) return s;
+    Result<std::unique_ptr<audit::AuditSink>> sink = audit::open_jsonl_sink(config_.audit.dir);
+    if (!sink.ok()) return sink.error();
+    recorder_ = std::make_unique<audit::Recorder>(side_name_, std::move(sink).value());
+
+    if (Status s = fs::make_directories(config_.spool.dir, 0700); !s.ok()) return s;
+    Result<spool::Spool> sp = spool::Spool::open(config_.spool.dir);
+    if (!sp.ok()) return sp.error();
+    spool_ = std::make_unique<spool::Spool>(std::move(sp).value());
+    Result<spool::RecoveryReport> rec = spool_->recover();
+    if (!rec.ok()) return rec.error();
+    Result<spool::DeliveredIds> ids = spool::DeliveredIds::open(spool_->delivered_ids_dir());
+    if (!ids.ok()) return ids.error();
+    delivered_ = std::make_unique<spool::DeliveredIds>(std::move(ids).value());
+    note(audit::Event{"side.started", audit::Severity::notice, {}}
+             .with("pid", std::to_string(::getpid()))
+             .with("policy_serial", std::to_string(policy_->serial))
+             .with("recovered", describe(*rec)));
+    for (const std::string& line : config_.inactive_features()) {
+      note(audit::Event{"config.inactive", audit::Severity::notice, {}}.with("detail", line));
+    }
+    report_unenforced_rules();
+
+    // Queues rebuilt from the spool (Postfix: the queue is the directories).
+    for (State st : spool::kAllStates) {
+      if (st == State::done) continue;
+      Result<std::vector<spool::ObjectRecord>> list = spool_->list(st);
+      if (!list.ok()) return list.error();
+      for (const spool::ObjectRecord& r : *list) {
+        count(r.channel, st, r.size, +1);
+        if (st == State::outgoing) outgoing_.push_back(r.id);
+        if (st == State::received) to_deliver_.push_back(r.id);
+        if (st == State::incoming) to_inspect_.push_back(r.id);
+      }
+    }
+
+    for (const config::Binding& b : config_.channels) {
+      if (b.role != config::BindingRole::source) continue;
+      if (Status s = fs::make_directories(b.target, 0755); !s.ok()) return s;
+      SourceChannel sc;
+      sc.channel = b.channel;
+      sc.dir = b.target;
+      sc.scanner = std::make_unique<spool::SourceScanner>(b.channel, b.target, config_.ingest.settle);
+      Result<spool::ClaimRecovery> claims = sc.scanner->recover_claims(*spool_);
+      if (!claims.ok()) return claims.error();
+      if (claims->retaken > 0 || claims->released > 0) {
+        note(audit::Event{"source.claims_recovered", audit::Severity::notice, {}}
+                 .with("channel", b.channel)
+                 .with("retaken", std::to_string(claims->retaken))
+                 .with("released", std::to_string(claims->released)));
+      }
+      Result<spool::InotifyWatch> w = spool::InotifyWatch::open(b.target);
+      if (w.ok()) {
+        sc.watch.emplace(std::move(w).value());
+        sc.watch_fd = std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(sc.watch->fd()));
+      } else {
+        note(audit::Event{"source.inotify_unavailable", audit::Severity::warning, {}}
+                 .with("channel", b.channel)
+                 .with("detail", w.error().message));
+      }
+      sources_.push_back(std::move(sc));
+    }
+    for (const config::Binding& b : config_.channels) {
+      if (b.role != config::BindingRole::deliver) continue;
+      if (Status s = fs::make_directories(b.target, 0755); !s.ok()) return s;
+    }
+
+    link::LinkParams params = link::LinkParams::defaults(side_ == pipeline::Side::outer ? link::Side::outer
+                                                                                       : link::Side::inner);
+    params.max_frame = static_cast<std::size_t>(config_.link.max_frame);
+    params.chunk_size = params.max_frame - link::kFrameOverhead;
+    params.rekey_bytes = config_.link.rekey_bytes;
+    params.rekey_interval = std::chrono::duration_cast<std::chrono::milliseconds>(config_.link.rekey_interval);
+    params.keepalive_interval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.link.keepalive_interval);
+    params.policy_serial = policy_->serial;
+    if (std::optional<std::string> bad = params.check()) {
+      return make_error(Errc::invalid_argument, "link parameters: " + *bad);
+    }
+    engine_ = std::make_unique<link::LinkEngine>(
+        params, *session_, kIdentityKey, std::move(peer).value(), this, this,
+        [this](crypto::ByteView frame) { transport_->send(frame); },
+        [this](const link::LinkEvent& e) { on_link_event(e); });
+
+    hw::UnixTransportOptions topt;
+    topt.role = side_ == pipeline::Side::inner ? hw::UnixTransportOptions::Role::listen
+                                               : hw::UnixTransportOptions::Role::connect;
+    topt.path = config_.link.path;
+    topt.max_frame = params.max_frame;
+    transport_ = hw::make_unix_transport(io_, topt);
+    started_ms_ = spool_->now_ms();
+    return {};
+  }
+
+  int run() override {
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) { on_signal(ec, sig); });
+    transport_->start([this](crypto::ByteView frame) { on_frame(frame); },
+                      [this](bool up, const std::string& why) { on_transport(up, why); });
+    for (SourceChannel& sc : sources_) watch_source(sc);
+    inspect_incoming();
+    schedule_scan(std::chrono::milliseconds(0));
+    schedule_tick(std::chrono::milliseconds(0));
+    status_loop();
+    asio::post(io_, [this] { deliver_received(); });
+    io_.run();
+    return exit_status_;
+  }
+
+  // --- ObjectSource: the outgoing queue -----------------------------------
+
+  std::optional<link::OutgoingObject> next() override {
+    while (!outgoing_.empty()) {
+      spool::ObjectId id = outgoing_.front();
+      outgoing_.pop_front();
+      Result<spool::ObjectRecord> r = spool_->read(id, State::outgoing);
+      if (!r.ok()) continue;  // gone meanwhile (e.g. quarantined by a reload)
+      std::string path = spool_->data_path(id, State::outgoing);
+      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        error_event("spool.read_failed", path + ": " + std::strerror(errno));
+        continue;
+      }
+      sending_[id] = fd;
+      return link::OutgoingObject{to_link(id), r->channel, r->path, r->size, r->sm3};
+    }
+    return std::nullopt;
+  }
+
+  Result<std::size_t> read(const link::ObjectId& lid, std::uint64_t offset, crypto::MutableByteView out) override {
+    auto it = sending_.find(to_spool(lid));
+    if (it == sending_.end()) return make_error(Errc::invalid_argument, "object not in flight");
+    std::size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::pread(it->second, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return make_error(Errc::io, "read of outgoing object failed");
+      done += static_cast<std::size_t>(n);
+    }
+    return done;
+  }
+
+  void on_done(const link::ObjectId& lid) override {
+    const spool::ObjectId id = to_spool(lid);
+    close_sending(id);
+    Result<spool::ObjectRecord> r = spool_->move(id, State::outgoing, State::done,
+                                                 [](spool::ObjectRecord& rec) { rec.verdict = "sent"; });
+    if (!r.ok()) return error_event("spool.move_failed", r.error().message);
+    count(r->channel, State::outgoing, r->size, -1);
+    note(audit::Event{"object.sent", audit::Severity::info, {}}
+             .with("id", id.hex())
+             .with("channel", r->channel)
+             .with("path", r->path)
+             .with("size", std::to_string(r->size))
+             .with("sm3", crypto::to_hex(r->sm3)));
+  }
+
+  void on_rejected(const link::ObjectId& lid, std::uint16_t code, std::string_view text) override {
+    const spool::ObjectId id = to_spool(lid);
+    close_sending(id);
+    Result<spool::ObjectRecord> r =
+        spool_->move(id, State::outgoing, State::quarantine, [&](spool::ObjectRecord& rec) {
+          rec.verdict = "rejected";
+          rec.reasons.push_back({"peer.rejected", "code " + std::to_string(code) + ": " + std::string(text)});
+        });
+    if (!r.ok()) return error_event("spool.move_failed", r.error().message);
+    count(r->channel, State::outgoing, r->size, -1);
+    count(r->channel, State::quarantine, r->size, +1);
+    note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
+             .with("id", id.hex())
+             .with("channel", r->channel)
+             .with("path", r->path)
+             .with("reason", "peer.rejected")
+             .with("detail", std::string(text)));
+  }
+
+  // --- ObjectSink: receiving, verify half ---------------------------------
+
+  link::OfferAnswer offer(const link::IncomingObject& in) override {
+    const spool::ObjectId id = to_spool(in.id);
+    // Receiving-side verification: the sender's checks are not trusted.
+    pipeline::Context ctx{*policy_, side_, pipeline::Role::receiving};
+    if (std::optional<pipeline::Reason> why = pipeline_.run({in.channel, in.path, in.size, {}}, ctx)) {
+      refused(id, in, why->code, why->detail);
+      return link::OfferAnswer::reject(reject_code_for(why->code), why->code + ": " + why->detail);
+    }
+    const config::Binding* b = config_.find(in.channel);
+    if (b == nullptr || b->role != config::BindingRole::deliver) {
+      refused(id, in, "channel.unbound", "no deliver directory for channel '" + in.channel + "' on this side");
+      return link::OfferAnswer::reject(kRejectUnbound, "channel.unbound: no deliver directory on the " +
+                                                           side_name_ + " side");
+    }
+    if (delivered_->contains(id)) return link::OfferAnswer::duplicate();
+    Result<std::optional<State>> where = spool_->find(id);
+    if (!where.ok()) return link::OfferAnswer::busy();
+    if (*where == State::received || *where == State::done) return link::OfferAnswer::duplicate();
+    if (*where == State::partial) {
+      Result<std::uint64_t> have = spool_->partial_size(id);
+      if (have.ok()) return link::OfferAnswer::accept(*have);
+      if (Status s = spool_->discard(id, State::partial); !s.ok()) {
+        error_event("spool.discard_failed", s.error().message);
+        return link::OfferAnswer::busy();
+      }
+    }
+    // Backpressure: below the watermark nothing new is accepted; the sender
+    // keeps the object queued and offers it again.
+    Result<std::uint64_t> free_space = spool::free_bytes(config_.spool.dir);
+    if (!free_space.ok() || *free_space < config_.spool.min_free + in.size) {
+      if (!busy_) {
+        busy_ = true;
+        note(audit::Event{"spool.below_watermark", audit::Severity::warning, {}}
+                 .with("free", free_space.ok() ? std::to_string(*free_space) : "unknown")
+                 .with("min_free", std::to_string(config_.spool.min_free)));
+      }
+      return link::OfferAnswer::busy();
+    }
+    if (busy_) {
+      busy_ = false;
+      note(audit::Event{"spool.space_returned", audit::Severity::notice, {}});
+    }
+    spool::ObjectRecord rec;
+    rec.id = id;
+    rec.channel = in.channel;
+    rec.path = in.path;
+    rec.size = in.size;
+    rec.sm3 = in.sm3;
+    rec.verdict = "receiving";
+    rec.peer_serial = in.sender_policy_serial;
+    Result<std::uint64_t> resume = spool_->open_partial(rec);
+    if (!resume.ok()) {
+      error_event("spool.partial_failed", resume.error().message);
+      return link::OfferAnswer::busy();
+    }
+    count(in.channel, State::partial, in.size, +1);
+    return link::OfferAnswer::accept(*resume);
+  }
+
+  Status write(const link::ObjectId& id, std::uint64_t offset, crypto::ByteView data) override {
+    Status s = spool_->write_partial(to_spool(id), offset, data);
+    if (!s.ok()) error_event("spool.write_failed", s.error().message);
+    return s;
+  }
+
+  Status complete(const link::ObjectId& lid, std::uint64_t total, const crypto::Sm3Digest& sm3) override {
+    const spool::ObjectId id = to_spool(lid);
+    Result<spool::ObjectRecord> r = spool_->complete_partial(id, total, sm3);
+    if (!r.ok()) {
+      // The engine restarts the transfer from 0: drop what we hold.
+      if (Result<spool::ObjectRecord> old = spool_->read(id, State::partial); old.ok()) {
+        count(old->channel, State::partial, old->size, -1);
+      }
+      if (Status s = spool_->discard(id, State::partial); !s.ok()) {
+        error_event("spool.discard_failed", s.error().message);
+      }
+      error_event("object.verify_failed", id.hex() + ": " + r.error().message);
+      return r.error();
+    }
+    if (Status s = delivered_->remember(id); !s.ok()) return s;
+    count(r->channel, State::partial, r->size, -1);
+    count(r->channel, State::received, r->size, +1);
+    note(audit::Event{"object.received", audit::Severity::info, {}}
+             .with("id", id.hex())
+             .with("channel", r->channel)
+             .with("path", r->path)
+             .with("size", std::to_string(r->size))
+             .with("sm3", crypto::to_hex(r->sm3))
+             .with("peer_serial", r->peer_serial ? std::to_string(*r->peer_serial) : ""));
+    to_deliver_.push_back(id);
+    if (!deliver_posted_) {
+      deliver_posted_ = true;
+      asio::post(io_, [this] { deliver_received(); });
+    }
+    return {};
+  }
+
+ private:
+  void note(const audit::Event& e) {
+    if (Status s = recorder_->note(e); !s.ok()) last_error_ = "audit: " + s.error().message;
+  }
+
+  void error_event(const std::string& type, const std::string& detail) {
+    last_error_ = type + ": " + detail;
+    note(audit::Event{type, audit::Severity::error, {}}.with("detail", detail));
+  }
+
+  void refused(const spool::ObjectId& id, const link::IncomingObject& in, const std::string& code,
+               const std::string& detail) {
+    note(audit::Event{"object.refused", audit::Severity::warning, {}}
+             .with("id", id.hex())
+             .with("channel", in.channel)
+             .with("path", in.path)
+             .with("reason", code)
+             .with("detail", detail));
+  }
+
+  static std::string describe(const spool::RecoveryReport& r) {
+    std::string out;
+    for (const auto& [st, n] : r.objects) {
+      if (!out.empty()) out += " ";
+      out += std::string(spool::state_name(st)) + "=" + std::to_string(n);
+    }
+    out += " tmp_removed=" + std::to_string(r.tmp_removed) + " moves_finished=" + std::to_string(r.moves_finished);
+    return out;
+  }
+
+  // Rules of the policy that are parsed but whose enforcement arrives with
+  // later work: said at start-up and on reload, never silently ignored.
+  void report_unenforced_rules() {
+    for (const policy::Channel& c : policy_->channels) {
+      std::vector<std::string> later;
+      if (!c.allow_types.empty()) later.push_back("allow_types");
+      if (c.archives_given) later.push_back("archives");
+      if (c.antivirus != policy::Antivirus::off) later.push_back("antivirus");
+      if (!c.sanitize.empty()) later.push_back("sanitize");
+      if (!c.deny_keywords.empty()) later.push_back("deny_keywords");
+      if (c.pii) later.push_back("pii");
+      if (c.approval == policy::Approval::required) later.push_back("approval");
+      if (later.empty()) continue;
+      std::string list;
+      for (const std::string& l : later) list += (list.empty() ? "" : ", ") + l;
+      note(audit::Event{"policy.not_yet_enforced", audit::Severity::warning, {}}
+               .with("channel", c.name)
+               .with("rules", list)
+               .with("detail", "enforced now: channel, direction, kind, max_size, file names; these rules "
+                               "arrive with [policy-inspect] and [disarm]"));
+    }
+  }
+
+  void count(const std::string& channel, State st, std::uint64_t bytes, int delta) {
+    QueueDepth& d = depth_[channel][st];
+    if (delta > 0) {
+      d.objects += 1;
+      d.bytes += bytes;
+    } else {
+      d.objects -= d.objects > 0 ? 1 : 0;
+      d.bytes -= std::min(d.bytes, bytes);
+    }
+  }
+
+  void close_sending(const spool::ObjectId& id) {
+    auto it = sending_.find(id);
+    if (it == sending_.end()) return;
+    ::close(it->second);
+    sending_.erase(it);
+  }
+
+  // --- ingest and the sending-side pipeline -------------------------------
+
+  void watch_source(SourceChannel& sc) {
+    if (!sc.watch_fd) return;
+    sc.watch_fd->async_wait(asio::posix::stream_descriptor::wait_read, [this, &sc](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      if (sc.watch->drain()) {
+        last_activity_ = std::chrono::steady_clock::now();
+        schedule_scan(std::chrono::milliseconds(0));
+      }
+      watch_source(sc);
+    });
+  }
+
+  void schedule_scan(std::chrono::milliseconds delay) {
+    const auto when = std::chrono::steady_clock::now() + delay;
+    if (scan_pending_ && scan_timer_.expiry() <= when) return;
+    scan_pending_ = true;
+    scan_timer_.expires_at(when);
+    scan_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      scan_pending_ = false;
+      if (!stopping_) scan_sources();
+    });
+  }
+
+  void scan_sources() {
+    const std::int64_t now = spool_->now_ms();
+    bool waiting = false;
+    for (SourceChannel& sc : sources_) {
+      Result<std::vector<spool::Candidate>> found = sc.scanner->scan(now);
+      if (!found.ok()) {
+        error_event("source.scan_failed", sc.dir + ": " + found.error().message);
+        continue;
+      }
+      for (const spool::Candidate& c : *found) {
+        Result<spool::ObjectRecord> taken = sc.scanner->take(c, *spool_);
+        if (!taken.ok()) {
+          error_event("source.take_failed", sc.dir + "/" + c.relative_path + ": " + taken.error().message);
+          continue;
+        }
+        ingested(*taken);
+      }
+      if (!found->empty()) last_activity_ = std::chrono::steady_clock::now();
+    }
+    // A file seen but not yet settled is only taken on a later scan: while
+    // there was recent activity (an inotify event, a file taken), scan again
+    // within the settle time; otherwise the periodic rescan catches what
+    // inotify missed (its queue can overflow).
+    waiting = std::chrono::steady_clock::now() - last_activity_ < 3 * config_.ingest.settle + std::chrono::seconds(1);
+    schedule_scan(waiting ? std::max(std::chrono::milliseconds(50), config_.ingest.settle / 2)
+                          : std::chrono::duration_cast<std::chrono::milliseconds>(config_.ingest.rescan_interval));
+  }
+
+  void ingested(const spool::ObjectRecord& r) {
+    Result<std::optional<State>> where = spool_->find(r.id);
+    const State st = where.ok() && *where ? **where : State::incoming;
+    count(r.channel, st, r.size, +1);
+    note(audit::Event{"object.ingested", audit::Severity::info, {}}
+             .with("id", r.id.hex())
+             .with("channel", r.channel)
+             .with("path", r.path)
+             .with("size", std::to_string(r.size))
+             .with("sm3", crypto::to_hex(r.sm3)));
+    if (st == State::quarantine) {
+      const std::string reason = r.reasons.empty() ? "name.invalid" : r.reasons.front().code;
+      note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
+               .with("id", r.id.hex())
+               .with("channel", r.channel)
+               .with("path", r.path)
+               .with("reason", reason)
+               .with("detail", r.reasons.empty() ? "" : r.reasons.front().detail));
+      return;
+    }
+    to_inspect_.push_back(r.id);
+    inspect_incoming();
+  }
+
+  void inspect_incoming() {
+    bool queued = false;
+    while (!to_inspect_.empty()) {
+      const spool::ObjectId id = to_inspect_.front();
+      to_inspect_.pop_front();
+      Result<spool::ObjectRecord> r = spool_->read(id, State::incoming);
+      if (!r.ok()) continue;
+      pipeline::Context ctx{*policy_, side_, pipeline::Role::sending};
+      std::optional<pipeline::Reason> why =
+          pipeline_.run({r->channel, r->path, r->size, spool_->data_path(id, State::incoming)}, ctx);
+      if (why) {
+        Result<spool::ObjectRecord> q = spool_->move(id, State::incoming, State::quarantine, [&](spool::ObjectRecord& rec) {
+          rec.verdict = "rejected";
+          rec.reasons.push_back({why->code, why->detail});
+        });
+        if (!q.ok()) {
+          error_event("spool.move_failed", q.error().message);
+          continue;
+        }
+        count(r->channel, State::incoming, r->size, -1);
+        count(r->channel, State::quarantine, r->size, +1);
+        note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
+                 .with("id", id.hex())
+                 .with("channel", r->channel)
+                 .with("path", r->path)
+                 .with("reason", why->code)
+                 .with("detail", why->detail)
+                 .with("policy_serial", std::to_string(policy_->serial)));
+        continue;
+      }
+      Result<spool::ObjectRecord> o = spool_->move(id, State::incoming, State::outgoing, [&](spool::ObjectRecord& rec) {
+        rec.verdict = "accepted";
+      });
+      if (!o.ok()) {
+        error_event("spool.move_failed", o.error().message);
+        continue;
+      }
+      count(r->channel, State::incoming, r->size, -1);
+      count(r->channel, State::outgoing, r->size, +1);
+      note(audit::Event{"object.accepted", audit::Severity::info, {}}
+               .with("id", id.hex())
+               .with("channel", r->channel)
+               .with("path", r->path)
+               .with("stages", "channel,name,size")
+               .with("policy_serial", std::to_string(policy_->serial)));
+      outgoing_.push_back(id);
+      queued = true;
+    }
+    if (queued) kick_engine();
+  }
+
+  // --- delivery -------------------------------------------------------------
+
+  void deliver_received() {
+    deliver_posted_ = false;
+    while (!to_deliver_.empty()) {
+      const spool::ObjectId id = to_deliver_.front();
+      to_deliver_.pop_front();
+      Result<spool::ObjectRecord> r = spool_->read(id, State::received);
+      if (!r.ok()) continue;
+      const config::Binding* b = config_.find(r->channel);
+      if (b == nullptr || b->role != config::BindingRole::deliver) {
+        error_event("object.undeliverable", id.hex() + ": channel '" + r->channel + "' has no deliver directory");
+        continue;  // stays in received; a config change and restart deliver it
+      }
+      Result<spool::Delivery> d = spool::deliver(*spool_, id, b->target);
+      if (!d.ok()) {
+        if (d.error().code == Errc::invalid_argument || d.error().code == Errc::verify_failed) {
+          Result<spool::ObjectRecord> q = spool_->move(id, State::received, State::quarantine, [&](spool::ObjectRecord& rec) {
+            rec.verdict = "rejected";
+            rec.reasons.push_back({d.error().code == Errc::invalid_argument ? "name.invalid" : "digest.mismatch",
+                                   d.error().message});
+          });
+          if (q.ok()) {
+            count(r->channel, State::received, r->size, -1);
+            count(r->channel, State::quarantine, r->size, +1);
+          }
+          note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
+                   .with("id", id.hex())
+                   .with("channel", r->channel)
+                   .with("path", r->path)
+                   .with("detail", d.error().message));
+        } else {
+          // Disk full or an I/O error: the object stays in received and is
+          // delivered on the next attempt; nothing is lost.
+          error_event("object.delivery_failed", id.hex() + ": " + d.error().message);
+          to_deliver_.push_back(id);
+          retry_delivery_later();
+          return;
+        }
+        continue;
+      }
+      count(r->channel, State::received, r->size, -1);
+      audit::Event e{"object.delivered", audit::Severity::info, {}};
+      e.with("id", id.hex()).with("channel", r->channel).with("path", r->path).with("delivered_as", d->name);
+      if (d->suffixed) e.with("note", "a file named '" + r->path + "' existed; delivered under a suffixed name");
+      if (d->already_delivered) e.with("note", "found in place after a restart");
+      note(e);
+    }
+  }
+
+  void retry_delivery_later() {
+    auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(1));
+    t->async_wait([this, t](const boost::system::error_code& ec) {
+      if (!ec && !stopping_) deliver_received();
+    });
+  }
+
+  // --- the link ---------------------------------------------------------
+
+  void on_transport(bool up, const std::string& why) {
+    const auto now = link::Clock::now();
+    if (up) {
+      engine_->connected(now);
+    } else {
+      engine_->disconnected();
+      if (!stopping_) {
+        note(audit::Event{"link.transport_down", audit::Severity::warning, {}}.with("detail", why));
+      }
+    }
+    schedule_tick(std::chrono::milliseconds(0));
+  }
+
+  void on_frame(crypto::ByteView frame) {
+    engine_->receive(frame, link::Clock::now());
+    kick_engine();
+  }
+
+  void on_link_event(const link::LinkEvent& e) {
+    audit::Severity sev = audit::Severity::info;
+    switch (e.kind) {
+      case link::LinkEventKind::refused:
+      case link::LinkEventKind::refused_by_peer:
+      case link::LinkEventKind::handshake_failed:
+      case link::LinkEventKind::link_dead:
+      case link::LinkEventKind::object_rejected:
+        sev = audit::Severity::warning;
+        last_error_ = std::string(link::to_string(e.kind)) + ": " + e.text;
+        break;
+      case link::LinkEventKind::object_sent:
+      case link::LinkEventKind::object_received:
+        return;  // the spool transition logs these, with the object's details
+      default:
+        break;
+    }
+    audit::Event ev{"link." + std::string(link::to_string(e.kind)), sev, {}};
+    if (e.object) ev.with("id", e.object->hex());
+    ev.with("detail", e.text);
+    note(ev);
+  }
+
+  // Ticks the engine right away (new objects queued, frames arrived) without
+  // recursing into it from its own callbacks.
+  void kick_engine() {
+    if (kick_posted_) return;
+    kick_posted_ = true;
+    asio::post(io_, [this] {
+      kick_posted_ = false;
+      tick();
+    });
+  }
+
+  void schedule_tick(std::chrono::milliseconds delay) {
+    tick_timer_.expires_after(delay);
+    tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) tick();
+    });
+  }
+
+  void tick() {
+    if (!engine_) return;
+    const auto now = link::Clock::now();
+    engine_->tick(now);
+    if (stopping_) return;
+    auto delay = std::chrono::milliseconds(100);
+    if (std::optional<link::TimePoint> next = engine_->next_deadline()) {
+      delay = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(*next - now),
+                         std::chrono::milliseconds(1), std::chrono::milliseconds(100));
+    }
+    schedule_tick(delay);
+  }
+
+  // --- status, signals --------------------------------------------------
+
+  void status_loop() {
+    write_status();
+    status_timer_.expires_after(std::chrono::seconds(1));
+    status_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec && !stopping_) status_loop();
+    });
+  }
+
+  void write_status() {
+    const link::LinkStatus ls = engine_->status();
+    StatusReport st;
+    st.side = side_name_;
+    st.pid = static_cast<long>(::getpid());
+    st.started_ms = started_ms_;
+    st.updated_ms = spool_->now_ms();
+    st.policy_serial = policy_->serial;
+    st.link_state = std::string(link::to_string(ls.state));
+    if (ls.state == link::LinkState::up) {
+      char sid[17];
+      std::snprintf(sid, sizeof sid, "%016llx", static_cast<unsigned long long>(ls.session_id));
+      st.session_id = sid;
+      st.session_age_ms = ls.session_age.count();
+    }
+    st.own_fingerprint = crypto::to_hex(ls.own_fingerprint);
+    st.peer_fingerprint = crypto::to_hex(ls.peer_fingerprint);
+    if (ls.peer_policy_serial) st.peer_policy_serial = std::to_string(*ls.peer_policy_serial);
+    const link::LinkCounters& c = ls.counters;
+    st.counters = {{"frames_in", c.frames_in},
+                   {"frames_out", c.frames_out},
+                   {"bytes_in", c.bytes_in},
+                   {"bytes_out", c.bytes_out},
+                   {"dropped_malformed", c.dropped.malformed},
+                   {"dropped_wrong_session", c.dropped.wrong_session},
+                   {"dropped_replay", c.dropped.replay},
+                   {"dropped_out_of_window", c.dropped.out_of_window},
+                   {"dropped_corrupt", c.dropped.corrupt},
+                   {"dropped_unexpected", c.dropped.unexpected},
+                   {"handshakes", c.handshakes},
+                   {"refusals", c.refusals},
+                   {"retransmitted", c.data_retransmitted},
+                   {"objects_sent", c.objects_sent},
+                   {"objects_received", c.objects_received},
+                   {"objects_rejected", c.objects_rejected}};
+    for (const config::Binding& b : config_.channels) {
+      if (b.role != config::BindingRole::source && b.role != config::BindingRole::deliver) continue;
+      ChannelStatus& cs = st.channels[b.channel];
+      cs.role = std::string(config::to_string(b.role));
+      for (State s : spool::kAllStates) {
+        if (s == State::done) continue;
+        const QueueDepth d = depth_[b.channel][s];
+        cs.states[std::string(spool::state_name(s))] = d;
+      }
+    }
+    st.last_error = !ls.last_error.empty() && last_error_.empty() ? ls.last_error : last_error_;
+    const std::string json = to_json(st) + "\n";
+    if (Status s = fs::replace_file(config_.spool.dir + "/" + kStatusFileName, crypto::as_bytes(json), 0644); !s.ok()) {
+      last_error_ = "status file: " + s.error().message;
+    }
+  }
+
+  void on_signal(const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      reload_policy();
+      signals_.async_wait([this](const boost::system::error_code& e, int s) { on_signal(e, s); });
+      return;
+    }
+    stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  }
+
+  void reload_policy() {
+    policy::PolicyLoad load = policy::load_policy_file(config_.policy);
+    std::vector<policy::Diagnostic> problems = load.errors;
+    if (load.ok()) {
+      std::vector<policy::Diagnostic> b = config::check_bindings(config_, *load.policy);
+      problems.insert(problems.end(), b.begin(), b.end());
+    }
+    if (!problems.empty()) {
+      last_error_ = "policy reload refused: " + problems.front().to_string();
+      note(audit::Event{"policy.reload_refused", audit::Severity::error, {}}
+               .with("file", config_.policy)
+               .with("errors", policy::to_string(problems))
+               .with("kept_serial", std::to_string(policy_->serial)));
+      return;
+    }
+    const policy::Serial old = policy_->serial;
+    policy_ = std::make_unique<policy::Policy>(std::move(*load.policy));
+    engine_->set_policy_serial(policy_->serial, link::Clock::now());
+    note(audit::Event{"policy.reloaded", audit::Severity::notice, {}}
+             .with("file", config_.policy)
+             .with("old_serial", std::to_string(old))
+             .with("serial", std::to_string(policy_->serial))
+             .with("sm3", crypto::to_hex(policy_->sm3)));
+    report_unenforced_rules();
+  }
+
+  void stop(const std::string& why) {
+    if (stopping_) return;
+    stopping_ = true;
+    note(audit::Event{"side.stopping", audit::Severity::notice, {}}.with("signal", why));
+    engine_->shutdown(why, link::Clock::now());
+    scan_timer_.cancel();
+    status_timer_.cancel();
+    tick_timer_.cancel();
+    for (SourceChannel& sc : sources_) {
+      if (sc.watch_fd) sc.watch_fd->cancel();
+    }
+    // Let the frame in flight and the CLOSE leave, for at most a second;
+    // whatever is cut off resumes after the restart.
+    drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    finish_stop();
+  }
+
+  void finish_stop() {
+    if (transport_->queued_bytes() > 0 && std::chrono::steady_clock::now() < drain_deadline_) {
+      auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(10));
+      t->async_wait([this, t](const boost::system::error_code&) { finish_stop(); });
+      return;
+    }
+    transport_->stop();
+    for (auto& [id, fd] : sending_) ::close(fd);
+    sending_.clear();
+    write_status();
+    note(audit::Event{"side.stopped", audit::Severity::notice, {}});
+    signals_.cancel();
+    io_.stop();
+  }
+
+  asio::io_context& io_;
+  config::Config config_;
+  std::unique_ptr<policy::Policy> policy_;
+  pipeline::Side side_;
+  std::string side_name_;
+  pipeline::Pipeline pipeline_;
+  crypto::SoftwareCryptoDevice device_;
+  std::unique_ptr<crypto::CryptoSession> session_;
+  std::unique_ptr<audit::Recorder> recorder_;
+  std::unique_ptr<spool::Spool> spool_;
+  std::unique_ptr<spool::DeliveredIds> delivered_;
+  std::vector<SourceChannel> sources_;
+  std::unique_ptr<link::LinkEngine> engine_;
+  std::unique_ptr<hw::FrameTransport> transport_;
+  std::deque<spool::ObjectId> outgoing_, to_inspect_, to_deliver_;
+  std::unordered_map<spool::ObjectId, int> sending_;
+  std::map<std::string, std::map<State, QueueDepth>> depth_;
+  asio::steady_timer tick_timer_, scan_timer_, status_timer_;
+  asio::signal_set signals_;
+  bool scan_pending_ = false;
+  bool kick_posted_ = false;
+  bool deliver_posted_ = false;
+  bool busy_ = false;
+  bool stopping_ = false;
+  int exit_status_ = 0;
+  std::int64_t started_ms_ = 0;
+  std::chrono::steady_clock::time_point drain_deadline_{};
+  std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
+  std::string last_error_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Side>> Side::create(asio::io_context& io, config::Config config, policy::Policy policy) {
+  auto side = std::make_unique<RunningSide>(io, std::move(config), std::move(policy));
+  if (crypto::Status s = side->start(); !s.ok()) return s.error();
+  return std::unique_ptr<Side>(std::move(side));
+}
+
+}  // namespace ferry::daemon

@@ -1,0 +1,56 @@
+// Delivery on the receiving side: an object in received/ becomes a file in
+// the channel's deliver directory, exactly once and never over another file.
+//
+// Steps, each durable before the next:
+//  1. re-check the name rule on the record's path (the peer is not trusted);
+//  2. open the deliver directory, then each directory of the path with
+//     O_NOFOLLOW, creating missing ones (0755): a symlink planted in the
+//     deliver tree is refused, never followed out of it;
+//  3. copy the data to a hidden temp name in the target directory
+//     (.ferry-deliver.<id>.tmp), checking size and SM3 against the record on
+//     the way, fsync;
+//  4. choose the final name: the object's own, or if that is taken, the
+//     deterministic suffixed_name() with 8, then 16, then 32 hex digits of
+//     the id; write it into the record's delivered_name;
+//  5. rename with RENAME_NOREPLACE (an existing file is never replaced; if
+//     one appeared meanwhile, back to 4 with the next name), fsync the
+//     directory;
+//  6. move the object to done with verdict "delivered".
+// After a crash, delivering the object again first looks at the recorded
+// name: if a file is there with the object's size and SM3, the rename had
+// happened, and only step 6 is repeated. So no second copy appears.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "crypto/result.h"
+#include "ferry/spool/object_id.h"
+#include "ferry/spool/spool.h"
+
+namespace ferry::spool {
+
+inline constexpr mode_t kDeliveredFileMode = 0644;
+inline constexpr mode_t kDeliveredDirMode = 0755;
+
+struct Delivery {
+  std::string path;  // deliver_dir + "/" + name
+  std::string name;  // relative to the deliver directory, as in delivered_name
+  bool suffixed = false;           // the object's own name was taken
+  bool already_delivered = false;  // found in place from before a crash
+};
+
+// Errors: Errc::invalid_argument "name.invalid: ..." (the caller
+// quarantines), Errc::verify_failed when the data does not match its record,
+// Errc::exhausted when every candidate name is taken, Errc::io otherwise
+// (including a symlink or non-directory in the way).
+crypto::Result<Delivery> deliver(Spool& spool, const ObjectId& id, const std::string& deliver_dir);
+
+// "report.pdf" -> "report~1a2b3c4d.pdf": the first `hex_digits` hex digits of
+// the id go before the last extension ("archive.tar.gz" ->
+// "archive.tar~1a2b3c4d.gz"); a name without one, or starting with its only
+// dot, gets them at the end ("README~1a2b3c4d", ".profile~1a2b3c4d"). When
+// the result would pass 255 bytes the stem is cut at a UTF-8 boundary.
+std::string suffixed_name(std::string_view name, const ObjectId& id, std::size_t hex_digits);
+
+}  // namespace ferry::spool

@@ -1,0 +1,169 @@
+#include "ferry/spool/delivery.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+#include "ferry/spool/name_rule.h"
+#include "ferry/spool/src/posix.h"
+
+namespace ferry::spool {
+
+using crypto::Errc;
+using crypto::make_error;
+using crypto::Result;
+using crypto::Status;
+using internal::Fd;
+using internal::io_error;
+
+namespace {
+
+// Opens `relative` below `root` one component at a time, never through a
+// symlink, creating missing directories.
+Result<Fd> open_or_make_directories(int root, std::string_view relative, const std::string& deliver_dir) {
+  Fd dir(::fcntl(root, F_DUPFD_CLOEXEC, 0));
+  if (!dir.valid()) return io_error(deliver_dir, errno);
+  std::string walked = deliver_dir;
+  std::size_t start = 0;
+  while (start < relative.size()) {
+    std::size_t slash = relative.find('/', start);
+    if (slash == std::string_view::npos) slash = relative.size();
+    const std::string name(relative.substr(start, slash - start));
+    walked += "/" + name;
+    bool made = false;
+    if (::mkdirat(dir.get(), name.c_str(), kDeliveredDirMode) == 0) {
+      made = true;
+    } else if (errno != EEXIST) {
+      return io_error(walked, errno);
+    }
+    Result<Fd> next = internal::open_subdirectory(dir.get(), name, walked);
+    if (!next.ok()) return next.error();
+    if (made) {
+      // Exactly 0755 whatever the umask, and durable before anything in it.
+      if (::fchmod(next->get(), kDeliveredDirMode) != 0) return io_error(walked, errno);
+      if (Status s = internal::fsync_fd(dir.get(), walked); !s.ok()) return s.error();
+    }
+    dir = std::move(*next);
+    start = slash + 1;
+  }
+  return dir;
+}
+
+// Whether `dir/name` is a regular file holding exactly the object's bytes.
+bool holds_object(int dir, const std::string& name, const ObjectRecord& record) {
+  Fd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (static_cast<std::uint64_t>(st.st_size) != record.size) return false;
+  Result<internal::Digested> d = internal::hash_file(fd.get(), name);
+  return d.ok() && d->size == record.size && crypto::equal_constant_time(d->sm3, record.sm3);
+}
+
+bool name_taken(int dir, const std::string& name) {
+  struct stat st;
+  return ::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+}
+
+}  // namespace
+
+std::string suffixed_name(std::string_view name, const ObjectId& id, std::size_t hex_digits) {
+  assert(hex_digits > 0 && hex_digits <= ObjectId::kHexSize);
+  const std::string tag = "~" + id.hex().substr(0, hex_digits);
+  std::size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || name.size() - dot + tag.size() >= kMaxNameComponentBytes) {
+    dot = name.size();
+  }
+  std::string_view stem = name.substr(0, dot);
+  const std::string_view ext = name.substr(dot);
+  const std::size_t room = kMaxNameComponentBytes - tag.size() - ext.size();
+  if (stem.size() > room) {
+    std::size_t cut = room;
+    while (cut > 0 && (static_cast<std::uint8_t>(stem[cut]) & 0xc0) == 0x80) --cut;
+    stem = stem.substr(0, cut);
+  }
+  return std::string(stem) + tag + std::string(ext);
+}
+
+Result<Delivery> deliver(Spool& spool, const ObjectId& id, const std::string& deliver_dir) {
+  Result<ObjectRecord> record = spool.read(id, State::received);
+  if (!record.ok()) return record.error();
+  if (Status s = check_relative_name(record->path); !s.ok()) return s.error();
+  const std::string& rel = record->path;
+  const std::size_t slash = rel.rfind('/');
+  const std::string dir_part = slash == std::string::npos ? "" : rel.substr(0, slash);
+  const std::string base = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  const std::string prefix = dir_part.empty() ? "" : dir_part + "/";
+
+  Result<Fd> root = internal::open_directory(deliver_dir);
+  if (!root.ok()) return root.error();
+  Result<Fd> dir = open_or_make_directories(root->get(), dir_part, deliver_dir);
+  if (!dir.ok()) return dir.error();
+  const std::string where = deliver_dir + "/" + prefix;
+
+  auto finish = [&](const std::string& name, bool already) -> Result<Delivery> {
+    if (Status s = internal::fsync_fd(dir->get(), where); !s.ok()) return s.error();
+    Result<ObjectRecord> done =
+        spool.move(id, State::received, State::done, [](ObjectRecord& r) { r.verdict = "delivered"; });
+    if (!done.ok()) return done.error();
+    return Delivery{deliver_dir + "/" + prefix + name, prefix + name, name != base, already};
+  };
+
+  if (record->delivered_name && record->delivered_name->starts_with(prefix)) {
+    const std::string recorded = record->delivered_name->substr(prefix.size());
+    if (recorded.find('/') == std::string::npos && holds_object(dir->get(), recorded, *record)) {
+      return finish(recorded, true);
+    }
+  }
+
+  const std::string tmp = std::string(kReservedPrefix) + "deliver." + id.hex() + ".tmp";
+  if (::unlinkat(dir->get(), tmp.c_str(), 0) != 0 && errno != ENOENT) return io_error(where + tmp, errno);
+  {
+    Fd out(::openat(dir->get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kDeliveredFileMode));
+    if (!out.valid()) return io_error(where + tmp, errno);
+    const std::string data_path = spool.data_path(id, State::received);
+    Fd in(::open(data_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!in.valid()) {
+      const int err = errno;
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
+      return io_error(data_path, err);
+    }
+    Result<internal::Digested> copied = internal::copy_and_hash(in.get(), out.get(), data_path, where + tmp);
+    Status s = copied.ok() ? Status() : Status(copied.error());
+    if (s.ok() && (copied->size != record->size || !crypto::equal_constant_time(copied->sm3, record->sm3))) {
+      s = make_error(Errc::verify_failed, data_path + ": does not match its record's size and SM3; not delivered");
+    }
+    if (s.ok() && ::fchmod(out.get(), kDeliveredFileMode) != 0) s = io_error(where + tmp, errno);
+    if (s.ok()) s = internal::fsync_fd(out.get(), where + tmp);
+    if (!s.ok()) {
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
+      return s.error();
+    }
+  }
+
+  const std::array<std::string, 4> candidates = {base, suffixed_name(base, id, 8), suffixed_name(base, id, 16),
+                                                 suffixed_name(base, id, 32)};
+  for (const std::string& name : candidates) {
+    if (name_taken(dir->get(), name)) continue;
+    // Recorded before the rename, so a crash after it can be recognised.
+    Result<ObjectRecord> updated =
+        spool.update(id, State::received, [&](ObjectRecord& r) { r.delivered_name = prefix + name; });
+    if (!updated.ok()) {
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
+      return updated.error();
+    }
+    const int err = internal::rename_noreplace(dir->get(), tmp, dir->get(), name);
+    if (err == EEXIST) continue;
+    if (err != 0) {
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
+      return io_error(where + name, err);
+    }
+    return finish(name, false);
+  }
+  ::unlinkat(dir->get(), tmp.c_str(), 0);
+  return make_error(Errc::exhausted, where + base + ": the name and all its suffixed forms are taken");
+}
+
+}  // namespace ferry::spool
