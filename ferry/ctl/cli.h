@@ -53,6 +53,10 @@ crypto::Result<std::string> distinguishing_id(const ParsedArgs& args);
 // The device key slot the CLI installs a loaded signing key into.
 inline constexpr crypto::KeyIndex kCliSigningKey{1};
 
+// `ferryctl --config FILE COMMAND ...`: the side's config, for the commands
+// that talk about a running side (status).
+inline std::optional<std::string> global_config;
+
 using Command = int (*)(std::span<char* const> args);
 
 int cmd_selftest(std::span<char* const> args);
@@ -60,5 +64,6 @@ int cmd_keygen(std::span<char* const> args);
 int cmd_digest(std::span<char* const> args);
 int cmd_sign(std::span<char* const> args);
 int cmd_verify(std::span<char* const> args);
+int cmd_status(std::span<char* const> args);
 
 }  // namespace ferry::ctl

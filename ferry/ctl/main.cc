@@ -19,10 +19,11 @@ constexpr Entry kCommands[] = {
     {"digest", ferry::ctl::cmd_digest, "print SM3 digests of files, like sha256sum"},
     {"sign", ferry::ctl::cmd_sign, "sign a file with an SM2 key (writes FILE.sig)"},
     {"verify", ferry::ctl::cmd_verify, "verify an SM2 signature over a file"},
+    {"status", ferry::ctl::cmd_status, "show a running side (needs --config FILE before the command)"},
 };
 
 void print_help(std::FILE* out) {
-  std::fputs("usage: ferryctl COMMAND [OPTIONS] [ARGS]\n\ncommands:\n", out);
+  std::fputs("usage: ferryctl [--config FILE] COMMAND [OPTIONS] [ARGS]\n\ncommands:\n", out);
   for (const Entry& e : kCommands) {
     std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(e.name.size()), e.name.data(),
                  static_cast<int>(e.summary.size()), e.summary.data());
@@ -35,18 +36,32 @@ void print_help(std::FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
+  int first = 1;
+  if (argc >= 2 && std::string_view(argv[1]) == "--config") {
+    if (argc < 3) {
+      std::fputs("ferryctl: --config needs a FILE\n", stderr);
+      return ferry::ctl::kExitUsage;
+    }
+    ferry::ctl::global_config = argv[2];
+    first = 3;
+  } else if (argc >= 2 && std::string_view(argv[1]).starts_with("--config=")) {
+    ferry::ctl::global_config = std::string(std::string_view(argv[1]).substr(9));
+    first = 2;
+  }
+  if (argc <= first) {
     print_help(stderr);
     return ferry::ctl::kExitUsage;
   }
-  std::string_view command = argv[1];
+  std::string_view command = argv[first];
   if (command == "--help" || command == "-h" || command == "help") {
     print_help(stdout);
     return ferry::ctl::kExitOk;
   }
   for (const Entry& e : kCommands) {
-    if (e.name == command) return e.run(std::span<char* const>(argv + 2, static_cast<std::size_t>(argc - 2)));
+    if (e.name == command) {
+      return e.run(std::span<char* const>(argv + first + 1, static_cast<std::size_t>(argc - first - 1)));
+    }
   }
-  std::fprintf(stderr, "ferryctl: unknown command '%s' (see 'ferryctl --help')\n", argv[1]);
+  std::fprintf(stderr, "ferryctl: unknown command '%s' (see 'ferryctl --help')\n", argv[first]);
   return ferry::ctl::kExitUsage;
 }

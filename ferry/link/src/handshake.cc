@@ -208,7 +208,7 @@ std::variant<Refusal, PendingSession> initiator_on_reply(const HandshakeEnv& env
   crypto::Result<crypto::Sm2KxResult> kx = hello.agreement->finish(body.hello.ephemeral);
   hello.agreement.reset();  // once per exchange
   if (!kx.ok()) return Refusal{refuse_code::key_confirmation, "peer's ephemeral point: " + kx.error().message};
-  if (false) {
+  if (!crypto::sm2_kx_confirm(kx->responder_confirmation, body.confirmation)) {
     return Refusal{refuse_code::key_confirmation, confirmation_failed(env)};
   }
   const Sm3Digest transcript = transcript_hash(hello.frame, reply.bytes);
