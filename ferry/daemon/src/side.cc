@@ -44,6 +44,7 @@ using crypto::Status;
 using spool::State;
 
 constexpr crypto::KeyIndex kIdentityKey{1};
+constexpr std::size_t kTakePerTurn = 1;
 // Reason codes this side puts in REJECT (link reserves 1..99).
 constexpr std::uint16_t kRejectChannel = 100;
 constexpr std::uint16_t kRejectName = 101;
@@ -184,6 +185,10 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     params.keepalive_interval =
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.link.keepalive_interval);
     params.policy_serial = policy_->serial;
+    // The loop also does the spool's fsyncs (tens of milliseconds per object
+    // on a VM disk), so a reply can take a few hundred milliseconds; a first
+    // timeout below that only retransmits what is already on its way.
+    params.retransmit_timeout = std::chrono::milliseconds(1000);
     if (std::optional<std::string> bad = params.check()) {
       return make_error(Errc::invalid_argument, "link parameters: " + *bad);
     }
@@ -482,13 +487,21 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   void scan_sources() {
     const std::int64_t now = spool_->now_ms();
     bool waiting = false;
+    bool more = false;
     for (SourceChannel& sc : sources_) {
       Result<std::vector<spool::Candidate>> found = sc.scanner->scan(now);
       if (!found.ok()) {
         error_event("source.scan_failed", sc.dir + ": " + found.error().message);
         continue;
       }
+      // Taking a file costs several fsyncs; a few per turn keep the loop
+      // (and so the link) moving while a large drop is ingested.
+      std::size_t taken_now = 0;
       for (const spool::Candidate& c : *found) {
+        if (taken_now++ == kTakePerTurn) {
+          more = true;
+          break;
+        }
         Result<spool::ObjectRecord> taken = sc.scanner->take(c, *spool_);
         if (!taken.ok()) {
           error_event("source.take_failed", sc.dir + "/" + c.relative_path + ": " + taken.error().message);
@@ -503,6 +516,10 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     // within the settle time; otherwise the periodic rescan catches what
     // inotify missed (its queue can overflow).
     waiting = std::chrono::steady_clock::now() - last_activity_ < 3 * config_.ingest.settle + std::chrono::seconds(1);
+    if (more) {
+      schedule_scan(std::chrono::milliseconds(0));
+      return;
+    }
     schedule_scan(waiting ? std::max(std::chrono::milliseconds(50), config_.ingest.settle / 2)
                           : std::chrono::duration_cast<std::chrono::milliseconds>(config_.ingest.rescan_interval));
   }
@@ -586,7 +603,13 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
 
   void deliver_received() {
     deliver_posted_ = false;
+    std::size_t budget = kTakePerTurn;
     while (!to_deliver_.empty()) {
+      if (budget-- == 0) {
+        deliver_posted_ = true;
+        asio::post(io_, [this] { deliver_received(); });
+        return;
+      }
       const spool::ObjectId id = to_deliver_.front();
       to_deliver_.pop_front();
       Result<spool::ObjectRecord> r = spool_->read(id, State::received);

@@ -1,0 +1,292 @@
+// Both daemons as real processes exchanging real files through the reference
+// single-host layout: every file arrives once, byte-identical, nothing extra,
+// whatever crashes.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "crypto/sm2.h"
+#include "tests/integration/two_sides.h"
+
+namespace ferry::test {
+namespace {
+
+using ::testing::HasSubstr;
+namespace stdfs = std::filesystem;
+
+struct Planned {
+  std::string channel;
+  std::string path;
+  std::string sm3;
+};
+
+std::size_t count_files(const std::string& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = stdfs::recursive_directory_iterator(dir, ec); it != stdfs::recursive_directory_iterator(); ++it) {
+    if (it->is_regular_file() && !it->path().filename().string().starts_with(".")) ++n;
+  }
+  return n;
+}
+
+// Expected trees per deliver folder.
+std::map<std::string, std::map<std::string, std::string>> expected_trees(const std::vector<Planned>& plan) {
+  std::map<std::string, std::map<std::string, std::string>> out;
+  for (const Planned& p : plan) out[p.channel][p.path] = p.sm3;
+  return out;
+}
+
+bool all_arrived(TwoSides& sides, const std::vector<Planned>& plan) {
+  std::map<std::string, std::size_t> want;
+  for (const Planned& p : plan) ++want[p.channel];
+  for (const auto& [channel, n] : want) {
+    if (count_files(sides.outbox(channel)) < n) return false;
+  }
+  return true;
+}
+
+void expect_exactly(TwoSides& sides, const std::vector<Planned>& plan) {
+  for (const auto& [channel, tree] : expected_trees(plan)) {
+    const auto got = digest_tree(sides.outbox(channel));
+    EXPECT_EQ(got.size(), tree.size()) << channel << ": files delivered vs dropped";
+    for (const auto& [path, sm3] : tree) {
+      auto it = got.find(path);
+      if (it == got.end()) {
+        ADD_FAILURE() << channel << ": missing " << path;
+      } else {
+        EXPECT_EQ(it->second, sm3) << channel << ": " << path << " differs";
+      }
+    }
+    for (const auto& [path, sm3] : got) {
+      if (!tree.contains(path)) ADD_FAILURE() << channel << ": extra file " << path << " (delivered twice?)";
+    }
+  }
+}
+
+// Names an e-government user would drop: Chinese, spaces, subdirectories.
+std::string name_for(std::size_t i) {
+  static const char* kDirs[] = {"", "公文/", "公文/2026年/", "reports/q3 final/", "数据 集/"};
+  static const char* kStems[] = {"通知", "report", "关于 开展 工作 的 通知", "table", "附件"};
+  static const char* kExts[] = {".txt", ".pdf", ".csv", ".docx", ""};
+  return std::string(kDirs[i % 5]) + kStems[(i / 5) % 5] + " " + std::to_string(i) + kExts[(i / 25) % 5];
+}
+
+TEST(Exchange, TwoThousandFilesBothDirectionsArriveOnceAndIdentical) {
+  TwoSides sides;
+  sides.start_both();
+  std::vector<Planned> plan;
+  std::mt19937_64 rng(2026);
+  // Channels and their max_size in the reference policy: docs-in 50MiB
+  // (outer->inner), release-out 20MiB and open-data-out 100MiB (inner->outer).
+  for (std::size_t i = 0; i < 2000; ++i) {
+    const std::string channel = i % 5 < 3 ? "docs-in" : i % 5 == 3 ? "release-out" : "open-data-out";
+    std::size_t size;
+    if (i == 7 || i == 9) {
+      size = std::size_t{64} << 20;  // the largest, on the 100MiB channel
+    } else if (i % 400 == 11) {
+      size = std::size_t{16} << 20;
+    } else if (i % 50 == 0) {
+      size = 0;
+    } else {
+      static const std::size_t kSizes[] = {1, 100, 4096, 16384, 65535, 65536, 65537, 200000};
+      size = kSizes[rng() % 8] + rng() % 1000;
+    }
+    const std::string path = name_for(i);
+    const std::string content = make_content(i, size);
+    plan.push_back({channel, path, sm3_hex(content)});
+    drop_file(sides.inbox(channel), path, content);
+  }
+  ASSERT_TRUE(TwoSides::wait_until([&] { return all_arrived(sides, plan); }, std::chrono::minutes(8),
+                                   std::chrono::milliseconds(500)))
+      << "outer log tail:\n" << sides.log(Which::outer).substr(sides.log(Which::outer).size() > 3000 ? sides.log(Which::outer).size() - 3000 : 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // anything extra would show now
+  expect_exactly(sides, plan);
+  for (const char* ch : {"docs-in", "release-out", "open-data-out"}) {
+    EXPECT_EQ(count_files(sides.inbox(ch)), 0u) << ch << ": every source file was taken";
+  }
+  EXPECT_EQ(sides.stop(Which::outer), 0);
+  EXPECT_EQ(sides.stop(Which::inner), 0);
+}
+
+TEST(Exchange, KillNineAtRandomMomentsLosesNothingAndDoublesNothing) {
+  TwoSides sides;
+  sides.start_both();
+  std::vector<Planned> plan;
+  std::mt19937_64 rng(9);
+  for (std::size_t i = 0; i < 500; ++i) {
+    const std::string channel = i % 2 == 0 ? "docs-in" : "open-data-out";
+    const std::size_t size = i % 25 == 0 ? (std::size_t{2} << 20) + rng() % 100000 : rng() % 70000;
+    const std::string content = make_content(1000 + i, size);
+    plan.push_back({channel, name_for(i), sm3_hex(content)});
+    drop_file(sides.inbox(channel), plan.back().path, content);
+  }
+  for (int round = 0; round < 20; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 400));
+    const Which victim = rng() % 2 == 0 ? Which::outer : Which::inner;
+    sides.kill9(victim);
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 200));
+    sides.start(victim);
+  }
+  ASSERT_TRUE(TwoSides::wait_until([&] { return all_arrived(sides, plan); }, std::chrono::minutes(5),
+                                   std::chrono::milliseconds(300)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  expect_exactly(sides, plan);
+  EXPECT_EQ(sides.stop(Which::outer), 0);
+  EXPECT_EQ(sides.stop(Which::inner), 0);
+}
+
+TEST(Exchange, BadNamesAreQuarantinedNeverDelivered) {
+  TwoSides sides;
+  sides.start_both();
+  drop_file(sides.inbox("docs-in"), "ok.txt", "fine");
+  drop_file(sides.inbox("docs-in"), "bad\x01name.txt", "control character");
+  std::string deep;  // 6 x 200 bytes: each component fits the file system, the path exceeds 1024 bytes
+  for (int i = 0; i < 6; ++i) deep += std::string(200, static_cast<char>('a' + i)) + "/";
+  drop_file(sides.inbox("docs-in"), deep + "f.txt", "path too long");
+  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("docs-in")) == 1; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(TwoSides::wait_until(
+      [&] { return sides.log(Which::outer).find("\"reason\":\"name.invalid\"") != std::string::npos; },
+      std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(digest_tree(sides.outbox("docs-in")).size(), 1u);
+  EXPECT_EQ(count_files(sides.spool(Which::outer) + "/quarantine"), 4u) << "2 objects, data and record each";
+}
+
+TEST(Exchange, OversizedObjectIsQuarantinedWithTheOfficersLimit) {
+  TwoSides sides;
+  sides.start_both();
+  drop_file(sides.inbox("release-out"), "too big.bin", make_content(1, (std::size_t{20} << 20) + 1));
+  ASSERT_TRUE(TwoSides::wait_until(
+      [&] { return sides.log(Which::inner).find("\"reason\":\"size.too_large\"") != std::string::npos; },
+      std::chrono::seconds(30)));
+  EXPECT_THAT(sides.log(Which::inner), HasSubstr("exceeds max_size 20MiB (20971520)"));
+  EXPECT_EQ(count_files(sides.outbox("release-out")), 0u);
+}
+
+TEST(Exchange, ExistingFileIsNeverOverwritten) {
+  TwoSides sides;
+  drop_file(sides.outbox("docs-in"), "会议纪要.txt", "already here");
+  sides.start_both();
+  drop_file(sides.inbox("docs-in"), "会议纪要.txt", "new version");
+  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("docs-in")) == 2; }, std::chrono::seconds(30)));
+  auto tree = digest_tree(sides.outbox("docs-in"));
+  EXPECT_EQ(tree["会议纪要.txt"], sm3_hex("already here"));
+  bool suffixed = false;
+  for (const auto& [path, sm3] : tree) {
+    if (path != "会议纪要.txt" && path.starts_with("会议纪要~") && path.ends_with(".txt")) {
+      suffixed = true;
+      EXPECT_EQ(sm3, sm3_hex("new version"));
+    }
+  }
+  EXPECT_TRUE(suffixed);
+  EXPECT_TRUE(TwoSides::wait_until(
+      [&] { return sides.log(Which::inner).find("delivered under a suffixed name") != std::string::npos; },
+      std::chrono::seconds(5)));
+}
+
+TEST(Exchange, WrongPinnedKeyIsRefusedAndNamedAndNothingCrosses) {
+  TwoSides sides;
+  // The outer side pins a key the inner side does not hold.
+  auto stranger = crypto::Sm2PrivateKey::generate();
+  ASSERT_TRUE(stranger.ok());
+  std::ofstream(sides.dir() + "/keys/inner.pub", std::ios::trunc) << stranger->public_key().to_pem();
+  sides.start_both();
+  drop_file(sides.inbox("docs-in"), "a.txt", "x");
+  ASSERT_TRUE(TwoSides::wait_until(
+      [&] {
+        const std::string l = sides.log(Which::outer) + sides.log(Which::inner);
+        return l.find("link.refused") != std::string::npos || l.find("link.handshake_failed") != std::string::npos;
+      },
+      std::chrono::seconds(30)));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(count_files(sides.outbox("docs-in")), 0u);
+  // Both values are named: the key the peer pinned and the key we hold.
+  EXPECT_THAT(sides.log(Which::inner), HasSubstr("but our key fingerprint is"));
+  EXPECT_TRUE(sides.running(Which::inner));
+  EXPECT_TRUE(sides.running(Which::outer));
+}
+
+int raw_connect(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST(Exchange, GarbageTruncatedAndOversizedFramesAreRefusedAndTheSideGoesOn) {
+  TwoSides sides;
+  sides.start(Which::inner);
+  const std::string sock = sides.dir() + "/var/link.sock";
+  ASSERT_TRUE(TwoSides::wait_until([&] { return std::filesystem::exists(sock); }, std::chrono::seconds(10)));
+  const std::string garbage = make_content(5, 4096);
+  const unsigned char frame_len[] = {0, 0, 0, 200};
+  const unsigned char oversized[] = {0x7f, 0xff, 0xff, 0xff};
+  for (int kind = 0; kind < 3; ++kind) {
+    int fd = -1;
+    ASSERT_TRUE(TwoSides::wait_until([&] { return (fd = raw_connect(sock)) >= 0; }, std::chrono::seconds(5)));
+    if (kind == 0) {  // garbage framed as frames
+      for (int i = 0; i < 10; ++i) {
+        ASSERT_EQ(::write(fd, frame_len, 4), 4);
+        ASSERT_EQ(::write(fd, garbage.data() + i * 200, 200), 200);
+      }
+    } else if (kind == 1) {  // a truncated frame, then close
+      ASSERT_EQ(::write(fd, frame_len, 4), 4);
+      ASSERT_EQ(::write(fd, garbage.data(), 50), 50);
+    } else {  // a length field of 2 GiB
+      ASSERT_EQ(::write(fd, oversized, 4), 4);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ::close(fd);
+  }
+  ASSERT_TRUE(sides.running(Which::inner));
+  sides.start(Which::outer);
+  drop_file(sides.inbox("docs-in"), "after the attack.txt", "still works");
+  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("docs-in")) == 1; }, std::chrono::seconds(30)));
+  EXPECT_THAT(sides.log(Which::inner), HasSubstr("exceeds the limit"));
+}
+
+TEST(Exchange, SighupReloadsAGoodPolicyAndRefusesABadOne) {
+  TwoSides sides;
+  sides.start_both();
+  ASSERT_TRUE(TwoSides::wait_until([&] { return sides.log(Which::outer).find("side.started") != std::string::npos; },
+                                   std::chrono::seconds(10)));
+  const std::string policy_path = sides.dir() + "/policy.yaml";
+  std::string text;
+  {
+    std::ifstream in(policy_path);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ofstream(policy_path, std::ios::trunc) << "schema: ferry-policy/1\nserial: oops\n";
+  sides.signal(Which::outer, SIGHUP);
+  ASSERT_TRUE(TwoSides::wait_until(
+      [&] { return sides.log(Which::outer).find("policy.reload_refused") != std::string::npos; },
+      std::chrono::seconds(10)));
+  EXPECT_TRUE(sides.running(Which::outer));
+  drop_file(sides.inbox("docs-in"), "during bad reload.txt", "old policy still runs");
+  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("docs-in")) == 1; }, std::chrono::seconds(30)));
+
+  std::string v8 = text;
+  v8.replace(v8.find("serial: 7"), 9, "serial: 8");
+  std::ofstream(policy_path, std::ios::trunc) << v8;
+  sides.signal(Which::outer, SIGHUP);
+  ASSERT_TRUE(TwoSides::wait_until(
+      [&] { return sides.log(Which::outer).find("\"event\":\"policy.reloaded\"") != std::string::npos; },
+      std::chrono::seconds(10)));
+  EXPECT_THAT(sides.log(Which::outer), HasSubstr("\"serial\":\"8\""));
+}
+
+}  // namespace
+}  // namespace ferry::test

@@ -1,0 +1,192 @@
+#include "tests/integration/two_sides.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "crypto/sm2.h"
+#include "crypto/sm3.h"
+
+namespace ferry::test {
+namespace stdfs = std::filesystem;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void spit(const std::string& path, const std::string& content, mode_t mode = 0644) {
+  stdfs::create_directories(stdfs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+  ::chmod(path.c_str(), mode);
+}
+
+void replace_once(std::string& text, const std::string& from, const std::string& to) {
+  std::size_t p = text.find(from);
+  if (p == std::string::npos) throw std::runtime_error("reference config lacks '" + from + "'");
+  text.replace(p, from.size(), to);
+}
+
+const char* name(Which w) { return w == Which::outer ? "outer" : "inner"; }
+
+}  // namespace
+
+TwoSides::TwoSides(TwoSidesOptions options) : options_(std::move(options)) {
+  std::string tmpl = (stdfs::temp_directory_path() / "ferry-it-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  const std::string ref = FERRY_REFERENCE_DIR;
+  spit(dir_ + "/policy.yaml", slurp(ref + "/policy.yaml"));
+  for (Which w : {Which::outer, Which::inner}) {
+    std::string text = slurp(ref + "/" + name(w) + ".yaml");
+    const std::string side = name(w);
+    std::string spool_line = "spool: var/" + side + "/spool";
+    if (w == Which::inner && !options_.inner_root.empty()) {
+      replace_once(text, spool_line, "spool: { dir: " + options_.inner_root + "/spool, min_free: " +
+                                         options_.min_free + " }");
+      replace_once(text, "docs-in:       { deliver: outbox/docs-in }",
+                   "docs-in:       { deliver: " + options_.inner_root + "/outbox/docs-in }");
+    } else {
+      replace_once(text, spool_line, "spool: { dir: var/" + side + "/spool, min_free: " + options_.min_free + " }");
+    }
+    if (w == Which::outer && !options_.outer_link_path.empty()) {
+      replace_once(text, "  path: var/link.sock", "  path: " + options_.outer_link_path);
+    }
+    if (!options_.link_extra.empty()) {
+      replace_once(text, "  transport: unix", "  transport: unix\n" + options_.link_extra);
+    }
+    text += "\ningest: { settle_ms: " + std::to_string(options_.settle.count()) + ", rescan_seconds: 1 }\n";
+    spit(config(w), text);
+  }
+  for (const char* who : {"outer", "inner", "sysadmin", "secadmin", "secadmin2", "auditor"}) {
+    auto key = crypto::Sm2PrivateKey::generate();
+    if (!key.ok()) throw std::runtime_error(key.error().message);
+    crypto::SecretBytes pem = key->to_pem();
+    spit(dir_ + "/keys/" + who + ".key", std::string(pem.view().begin(), pem.view().end()), 0600);
+    spit(dir_ + "/keys/" + who + ".pub", key->public_key().to_pem());
+  }
+  for (const char* d : {"var", "avdb", "inbox/docs-in", "inbox/release-out", "inbox/open-data-out", "outbox/docs-in",
+                        "outbox/release-out", "outbox/open-data-out"}) {
+    stdfs::create_directories(dir_ + "/" + d);
+  }
+}
+
+TwoSides::~TwoSides() {
+  procs_.clear();  // SIGKILL and reap whatever still runs
+  std::error_code ec;
+  stdfs::remove_all(dir_, ec);
+}
+
+std::string TwoSides::config(Which w) const { return dir_ + "/" + name(w) + ".yaml"; }
+std::string TwoSides::inbox(const std::string& channel) const { return dir_ + "/inbox/" + channel; }
+std::string TwoSides::outbox(const std::string& channel) const {
+  if (channel == "docs-in" && !options_.inner_root.empty()) return options_.inner_root + "/outbox/docs-in";
+  return dir_ + "/outbox/" + channel;
+}
+std::string TwoSides::spool(Which w) const {
+  if (w == Which::inner && !options_.inner_root.empty()) return options_.inner_root + "/spool";
+  return dir_ + "/var/" + name(w) + "/spool";
+}
+std::string TwoSides::log(Which w) const {
+  try {
+    return slurp(dir_ + "/" + name(w) + ".log");
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+void TwoSides::start(Which w) {
+  std::string error;
+  auto p = DaemonProcess::start({FERRYD_PATH, "--config", config(w)}, dir_ + "/" + name(w) + ".log", &error);
+  if (!p) throw std::runtime_error(error);
+  procs_[w] = std::move(p);
+}
+
+int TwoSides::stop(Which w) {
+  auto& p = procs_[w];
+  if (!p) return -1;
+  p->signal(SIGTERM);
+  std::optional<int> st = p->wait_for(std::chrono::seconds(20));
+  p.reset();
+  return st.value_or(-1);
+}
+
+void TwoSides::kill9(Which w) { procs_[w].reset(); }
+
+bool TwoSides::running(Which w) {
+  auto& p = procs_[w];
+  return p && p->running();
+}
+
+void TwoSides::signal(Which w, int sig) {
+  if (auto& p = procs_[w]) p->signal(sig);
+}
+
+bool TwoSides::wait_until(const std::function<bool()>& pred, std::chrono::milliseconds limit,
+                          std::chrono::milliseconds poll) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+  return true;
+}
+
+void drop_file(const std::string& dir, const std::string& relative_path, const std::string& content) {
+  const stdfs::path final_path = stdfs::path(dir) / relative_path;
+  stdfs::create_directories(final_path.parent_path());
+  const std::string part = final_path.string() + ".part";
+  spit(part, content);
+  stdfs::rename(part, final_path);
+}
+
+std::string sm3_hex(const std::string& content) { return crypto::to_hex(crypto::Sm3::digest(crypto::as_bytes(content))); }
+
+std::map<std::string, std::string> digest_tree(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  std::error_code ec;
+  for (auto it = stdfs::recursive_directory_iterator(dir, ec); it != stdfs::recursive_directory_iterator(); ++it) {
+    const std::string fname = it->path().filename().string();
+    if (fname.starts_with(".")) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file()) continue;
+    crypto::Sm3 sm3;
+    std::ifstream in(it->path(), std::ios::binary);
+    std::vector<char> buf(1 << 20);
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      sm3.update(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(buf.data()), static_cast<std::size_t>(in.gcount())));
+    }
+    out[stdfs::relative(it->path(), dir).string()] = crypto::to_hex(sm3.finish());
+  }
+  return out;
+}
+
+std::string make_content(std::uint64_t seed, std::size_t size) {
+  std::mt19937_64 rng(seed);
+  std::string s(size, '\0');
+  std::size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    const std::uint64_t v = rng();
+    std::memcpy(&s[i], &v, 8);
+  }
+  for (; i < size; ++i) s[i] = static_cast<char>(rng());
+  return s;
+}
+
+}  // namespace ferry::test

@@ -1,0 +1,72 @@
+// Both sides of ferry as real processes, in a temp directory laid out like
+// examples/single-host: the reference configs and policy (unchanged but for
+// the few settings a test names), fresh keys, inboxes and outboxes.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/support/daemon_process.h"
+
+namespace ferry::test {
+
+enum class Which { outer, inner };
+
+struct TwoSidesOptions {
+  std::chrono::milliseconds settle{150};
+  // Replaces `path: var/link.sock` in outer.yaml (e.g. a fault proxy's socket).
+  std::string outer_link_path;
+  // Spool free-space watermark, per side ("1MiB").
+  std::string min_free = "1MiB";
+  // Where the inner side's spool and outboxes live, if not under the temp
+  // dir (e.g. a small file system the test mounted).
+  std::string inner_root;
+  // Extra YAML appended to both configs' `link:` section (e.g. "  keepalive_seconds: 1\n").
+  std::string link_extra;
+};
+
+class TwoSides {
+ public:
+  explicit TwoSides(TwoSidesOptions options = {});
+  ~TwoSides();
+
+  const std::string& dir() const { return dir_; }
+  std::string config(Which w) const;
+  // Source folder of a channel on its sending side; deliver folder on its receiving side.
+  std::string inbox(const std::string& channel) const;
+  std::string outbox(const std::string& channel) const;
+  std::string spool(Which w) const;
+  std::string log(Which w) const;  // the side's stderr so far
+
+  void start(Which w);
+  void start_both() { start(Which::inner); start(Which::outer); }
+  // SIGTERM and wait (returns the exit status).
+  int stop(Which w);
+  void kill9(Which w);
+  bool running(Which w);
+  void signal(Which w, int sig);
+
+  // Runs until pred() or the deadline; returns pred().
+  static bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds limit,
+                         std::chrono::milliseconds poll = std::chrono::milliseconds(50));
+
+ private:
+  std::string dir_;
+  TwoSidesOptions options_;
+  std::map<Which, std::optional<DaemonProcess>> procs_;
+};
+
+// Writes a file atomically enough for ingest: under a *.part name, then renamed.
+void drop_file(const std::string& dir, const std::string& relative_path, const std::string& content);
+// relative path -> SM3 hex of every regular file under dir (hidden files skipped).
+std::map<std::string, std::string> digest_tree(const std::string& dir);
+std::string sm3_hex(const std::string& content);
+// Deterministic content of a given size from a seed.
+std::string make_content(std::uint64_t seed, std::size_t size);
+
+}  // namespace ferry::test
