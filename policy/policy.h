@@ -149,15 +149,15 @@ struct Channel {
   std::string name;
   Direction direction = Direction::inbound;
   ChannelKind kind = ChannelKind::file;
-  // Required for file and message channels; for a request channel, the
-  // types of request bodies (empty: bodies are refused).
+  // Required for file and message channels. Optional on a request channel,
+  // where each route's content_type says what its request body may be.
   std::vector<FileType> allow_types;
   std::uint64_t max_size = 0;  // bytes, per object (request: per request body)
   // The defaults above when the channel does not say; `archives_given` tells
   // whether the officer wrote them.
   ArchiveLimits archives;
   bool archives_given = false;
-  Antivirus antivirus = Antivirus::optional;
+  Antivirus antivirus = Antivirus::optional;  // when the channel does not say
   std::vector<SanitizeStep> sanitize;
   std::vector<std::string> deny_keywords;  // names of lists, each defined
   std::optional<PiiRule> pii;

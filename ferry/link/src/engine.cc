@@ -1,7 +1,8 @@
 #include "ferry/link/engine.h"
 
 #include <algorithm>
-#include <cassert>
+#include <cstdio>
+#include <cstdlib>
 
 #include "ferry/link/src/check.h"
 #include "ferry/link/src/frame_out.h"
@@ -59,7 +60,7 @@ struct LinkEngine::Impl final : FrameOut {
   Impl(LinkParams p, crypto::CryptoSession& c, crypto::KeyIndex id, crypto::Sm2PublicKey peer_key, ObjectSource* source,
        ObjectSink* sink, SendFrame send_frame, OnEvent event)
       : params(std::move(p)),
-        crypto(c),
+        device(c),
         identity(id),
         peer(std::move(peer_key)),
         send(std::move(send_frame)),
@@ -68,7 +69,7 @@ struct LinkEngine::Impl final : FrameOut {
         receiver(params, sink, *this) {
     peer_fingerprint = crypto::Sm3::digest(peer.point());
     // A missing identity key shows up as a failed handshake with the device's message.
-    if (crypto::Result<crypto::Sm2PublicKey> own = crypto.export_sign_public_key(identity); own.ok()) {
+    if (crypto::Result<crypto::Sm2PublicKey> own = device.export_sign_public_key(identity); own.ok()) {
       own_fingerprint = crypto::Sm3::digest(own->point());
     }
   }
@@ -102,7 +103,7 @@ struct LinkEngine::Impl final : FrameOut {
   }
   LinkCounters& counters() override { return counters_; }
 
-  HandshakeEnv env() { return HandshakeEnv{params, crypto, identity, peer, own_fingerprint, peer_fingerprint}; }
+  HandshakeEnv env() { return HandshakeEnv{params, device, identity, peer, own_fingerprint, peer_fingerprint}; }
   bool initiator() const { return params.side == Side::outer; }
 
   void transmit(ByteView frame) {
@@ -433,7 +434,7 @@ struct LinkEngine::Impl final : FrameOut {
   }
 
   LinkParams params;
-  crypto::CryptoSession& crypto;
+  crypto::CryptoSession& device;
   crypto::KeyIndex identity;
   crypto::Sm2PublicKey peer;
   Fingerprint own_fingerprint{};

@@ -95,11 +95,17 @@ class FakeSource : public ObjectSource {
   }
   // The same object offered again (a restarted daemon re-queues from its spool).
   void requeue(const ObjectId& id) { queue_.push_back(objects_.at(id)); }
+  // A restarted daemon re-queues everything it had handed to the old engine.
+  void requeue_in_flight() {
+    for (const ObjectId& id : handed_out) queue_.push_front(objects_.at(id));
+    handed_out.clear();
+  }
 
   std::optional<OutgoingObject> next() override {
     if (queue_.empty()) return std::nullopt;
     OutgoingObject o = queue_.front();
     queue_.pop_front();
+    handed_out.insert(o.id);
     return o;
   }
   crypto::Result<std::size_t> read(const ObjectId& id, std::uint64_t offset, crypto::MutableByteView out) override {
@@ -111,9 +117,13 @@ class FakeSource : public ObjectSource {
     std::copy_n(it->second.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
     return out.size();
   }
-  void on_done(const ObjectId& id) override { done[id]++; }
+  void on_done(const ObjectId& id) override {
+    done[id]++;
+    handed_out.erase(id);
+  }
   void on_rejected(const ObjectId& id, std::uint16_t code, std::string_view text) override {
     rejected[id] = {code, std::string(text)};
+    handed_out.erase(id);
   }
 
   const Bytes& content(const ObjectId& id) const { return content_.at(id); }
@@ -121,6 +131,7 @@ class FakeSource : public ObjectSource {
 
   std::map<ObjectId, int> done;
   std::map<ObjectId, std::pair<std::uint16_t, std::string>> rejected;
+  std::set<ObjectId> handed_out;  // taken by the engine, not yet done or rejected
   std::vector<std::pair<ObjectId, std::uint64_t>> reads;
 
  private:

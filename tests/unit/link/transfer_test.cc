@@ -97,6 +97,7 @@ struct FaultCase {
   const char* name;
   Faults faults;
 };
+void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.name; }
 
 class TransferUnderFaults : public ::testing::TestWithParam<FaultCase> {};
 
@@ -441,6 +442,63 @@ TEST(Transfer, ObjectsThatCannotBeOfferedAreRefusedLocally) {
   EXPECT_EQ(p.outer.source.rejected.at(long_path).first, reject_code::too_large_for_frame);
   EXPECT_TRUE(p.outer.source.rejected.contains(bad_utf8));
 }
+
+// Everything at once, seeded: faults, silent cuts long enough to be declared
+// dead, and restarts of either daemon or both (new engines, the spools
+// kept, in-flight objects queued again), in random order mid-transfer.
+class Chaos : public ::testing::TestWithParam<std::uint64_t> {};
+
+TEST_P(Chaos, EveryObjectArrivesOnceThroughCutsAndRestarts) {
+  std::mt19937_64 rng(GetParam());
+  Pair::Options o;
+  o.faults = make(0.01, 0.02, 0.1, 0.01);
+  o.seed = GetParam();
+  Pair p(o);
+  const Workload w = add_workload(p, GetParam(), 12, 3 << 20);
+  p.connect();
+  const auto finished = [&] {
+    return p.outer.source.done.size() == w.outbound.size() && p.inner.source.done.size() == w.inbound.size();
+  };
+  const auto restart = [&](bool outer, bool inner) {
+    p.link.set_down(true);
+    if (!outer) p.outer.engine->disconnected();
+    if (!inner) p.inner.engine->disconnected();
+    if (outer) p.make_outer();
+    if (inner) p.make_inner();
+    if (outer) p.outer.source.requeue_in_flight();
+    if (inner) p.inner.source.requeue_in_flight();
+    p.link.set_down(false);
+    p.connect();
+  };
+  int events = 0;
+  for (; events < 5 && !finished(); ++events) {
+    p.run_until(finished, std::chrono::milliseconds(2 + rng() % 20));
+    switch (rng() % 4) {
+      case 0:
+        p.link.set_silent(true);
+        p.run_for(std::chrono::milliseconds(600 + rng() % 400));
+        p.link.set_silent(false);
+        break;
+      case 1: restart(false, true); break;
+      case 2: restart(true, false); break;
+      case 3: restart(true, true); break;
+    }
+  }
+  ASSERT_TRUE(p.run_until(finished, 600s)) << counters_text(p);
+  EXPECT_EQ(events, 5) << "the transfer ended before the chaos did";
+  for (int dir = 0; dir < 2; ++dir) {
+    const Endpoint& from = dir == 0 ? p.outer : p.inner;
+    const Endpoint& to = dir == 0 ? p.inner : p.outer;
+    const auto& ids = dir == 0 ? w.outbound : w.inbound;
+    EXPECT_EQ(to.sink.delivered.size(), ids.size());
+    for (const ObjectId& id : ids) EXPECT_EQ(to.sink.delivered.at(id), from.source.content(id)) << id.hex();
+    EXPECT_TRUE(from.source.rejected.empty());
+    EXPECT_EQ(to.sink.commits_twice, 0);
+    EXPECT_EQ(to.sink.contract_violations, 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, Chaos, ::testing::Values(1, 2, 3, 4));
 
 }  // namespace
 }  // namespace ferry::link::test
