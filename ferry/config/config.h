@@ -138,7 +138,7 @@ struct Config {
 
   const Binding* find(std::string_view channel) const;
 
-  // False while the configured transport is parsed but not implemented
+  // False while the configured transport is parsed but not available yet
   // (pcap): the daemon must refuse to start rather than run without a link.
   bool link_transport_available() const;
 

@@ -66,8 +66,8 @@ std::optional<std::string> route_path_problem(std::string_view p) {
     if (end == std::string_view::npos) end = p.size();
     const std::string_view seg = p.substr(start, end - start);
     if (seg == "." || seg == "..") return "dot segments are not allowed in a route path";
-    const bool placeholder = seg.size() >= 3 && seg.front() == '{' && seg.back() == '}';
-    const std::string_view body = placeholder ? seg.substr(1, seg.size() - 2) : seg;
+    const bool is_parameter = seg.size() >= 3 && seg.front() == '{' && seg.back() == '}';
+    const std::string_view body = is_parameter ? seg.substr(1, seg.size() - 2) : seg;
     for (char c : body) {
       const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                       std::string_view("-._~").find(c) != std::string_view::npos;

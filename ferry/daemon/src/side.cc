@@ -45,6 +45,13 @@ using spool::State;
 
 constexpr crypto::KeyIndex kIdentityKey{1};
 constexpr std::size_t kTakePerTurn = 4;
+// How long the receiving side remembers a delivered object id. A sender
+// offers an object again only while it still holds it (until DONE), so this
+// must outlast the longest outage between the sides; 90 days is generous.
+constexpr std::chrono::hours kDeliveredIdRetention{24 * 90};
+// Finished objects stay in done/ this long (for an operator to look at),
+// then their data and records are removed.
+constexpr std::chrono::hours kDoneRetention{24 * 7};
 // Reason codes this side puts in REJECT (link reserves 1..99).
 constexpr std::uint16_t kRejectChannel = 100;
 constexpr std::uint16_t kRejectName = 101;
@@ -219,6 +226,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     schedule_scan(std::chrono::milliseconds(0));
     schedule_tick(std::chrono::milliseconds(0));
     status_loop();
+    housekeeping_loop(std::chrono::minutes(1));
     asio::post(io_, [this] { deliver_received(); });
     io_.run();
     return exit_status_;
@@ -739,6 +747,37 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                          std::chrono::milliseconds(1), std::chrono::milliseconds(100));
     }
     schedule_tick(delay);
+  }
+
+  // --- housekeeping: bounded retention -------------------------------------
+
+  void housekeeping_loop(std::chrono::milliseconds delay) {
+    auto t = std::make_shared<asio::steady_timer>(io_, delay);
+    t->async_wait([this, t](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      housekeeping();
+      housekeeping_loop(std::chrono::hours(1));
+    });
+  }
+
+  void housekeeping() {
+    const std::int64_t now = spool_->now_ms();
+    Result<std::size_t> pruned =
+        delivered_->prune(now - std::chrono::duration_cast<std::chrono::milliseconds>(kDeliveredIdRetention).count());
+    if (!pruned.ok()) error_event("spool.prune_failed", pruned.error().message);
+    Result<std::vector<spool::ObjectRecord>> done = spool_->list(State::done);
+    if (!done.ok()) return error_event("spool.prune_failed", done.error().message);
+    const std::int64_t cutoff = now - std::chrono::duration_cast<std::chrono::milliseconds>(kDoneRetention).count();
+    std::size_t removed = 0;
+    for (const spool::ObjectRecord& r : *done) {
+      if (r.updated_ms >= cutoff) continue;
+      if (Status st = spool_->discard(r.id, State::done); st.ok()) ++removed;
+    }
+    if (removed > 0 || (pruned.ok() && *pruned > 0)) {
+      note(audit::Event{"spool.pruned", audit::Severity::info, {}}
+               .with("done_removed", std::to_string(removed))
+               .with("delivered_ids_removed", pruned.ok() ? std::to_string(*pruned) : "0"));
+    }
   }
 
   // --- status, signals --------------------------------------------------
