@@ -49,9 +49,9 @@ constexpr std::size_t kTakePerTurn = 4;
 // offers an object again only while it still holds it (until DONE), so this
 // must outlast the longest outage between the sides; 90 days is generous.
 constexpr std::chrono::hours kDeliveredIdRetention{24 * 90};
-// Finished objects stay in done/ this long (for an operator to look at),
-// then their data and records are removed.
-constexpr std::chrono::hours kDoneRetention{24 * 7};
+// A finished object leaves done/ at once (forget_done); anything left there
+// by a crash between the move and the removal goes after this long.
+constexpr std::chrono::hours kDoneRetention{1};
 // Reason codes this side puts in REJECT (link reserves 1..99).
 constexpr std::uint16_t kRejectChannel = 100;
 constexpr std::uint16_t kRejectName = 101;
@@ -142,6 +142,16 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     }
     report_unenforced_rules();
 
+    // Objects that finished just before a crash: their removal is redone.
+    // A received one's id is made durable first (see deliver_received).
+    if (Result<std::vector<spool::ObjectRecord>> done = spool_->list(State::done); done.ok()) {
+      for (const spool::ObjectRecord& r : *done) {
+        if (r.verdict == "delivered" && !delivered_->contains(r.id)) {
+          if (Status st = delivered_->remember(r.id); !st.ok()) return st;
+        }
+        forget_done(r.id);
+      }
+    }
     // Queues rebuilt from the spool (Postfix: the queue is the directories).
     for (State st : spool::kAllStates) {
       if (st == State::done) continue;
@@ -272,6 +282,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                                                  [](spool::ObjectRecord& rec) { rec.verdict = "sent"; });
     if (!r.ok()) return error_event("spool.move_failed", r.error().message);
     count(r->channel, State::outgoing, r->size, -1);
+    forget_done(id);
     note(audit::Event{"object.sent", audit::Severity::info, {}}
              .with("id", id.hex())
              .with("channel", r->channel)
@@ -329,8 +340,17 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     }
     // Backpressure: below the watermark nothing new is accepted; the sender
     // keeps the object queued and offers it again.
+    // Space promised already: objects being received (their full size) and
+    // received ones waiting for delivery (delivery writes a second copy).
+    std::uint64_t reserved = 0;
+    for (const auto& [channel, states] : depth_) {
+      for (State st : {State::partial, State::received}) {
+        auto it = states.find(st);
+        if (it != states.end()) reserved += it->second.bytes;
+      }
+    }
     Result<std::uint64_t> free_space = spool::free_bytes(config_.spool.dir);
-    if (!free_space.ok() || *free_space < config_.spool.min_free + in.size) {
+    if (!free_space.ok() || *free_space < config_.spool.min_free + reserved + in.size) {
       if (!busy_) {
         busy_ = true;
         note(audit::Event{"spool.below_watermark", audit::Severity::warning, {}}
@@ -459,6 +479,16 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     } else {
       d.objects -= d.objects > 0 ? 1 : 0;
       d.bytes -= std::min(d.bytes, bytes);
+    }
+  }
+
+  // A finished object's bytes are needed no more: the peer holds them (sent)
+  // or the deliver folder does (delivered), DeliveredIds answers a second
+  // offer, and the audit line keeps the facts. Keeping the data would make
+  // every delivered file take twice its size on the receiving disk.
+  void forget_done(const spool::ObjectId& id) {
+    if (Status st = spool_->discard(id, State::done); !st.ok()) {
+      error_event("spool.discard_failed", id.hex() + ": " + st.error().message);
     }
   }
 
@@ -660,6 +690,16 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         continue;
       }
       count(r->channel, State::received, r->size, -1);
+      // complete() remembers the id before delivery, but a crash between the
+      // commit and remember() leaves it unknown; once the object leaves the
+      // spool, the id store is the only thing that refuses a second copy.
+      if (!delivered_->contains(id)) {
+        if (Status st = delivered_->remember(id); !st.ok()) {
+          error_event("spool.remember_failed", id.hex() + ": " + st.error().message);
+          continue;  // stays in done/ until the next start, which retries
+        }
+      }
+      forget_done(id);
       audit::Event e{"object.delivered", audit::Severity::info, {}};
       e.with("id", id.hex()).with("channel", r->channel).with("path", r->path).with("delivered_as", d->name);
       if (d->suffixed) e.with("note", "a file named '" + r->path + "' existed; delivered under a suffixed name");
