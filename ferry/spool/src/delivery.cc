@@ -120,7 +120,26 @@ Result<Delivery> deliver(Spool& spool, const ObjectId& id, const std::string& de
 
   const std::string tmp = std::string(kReservedPrefix) + "deliver." + id.hex() + ".tmp";
   if (::unlinkat(dir->get(), tmp.c_str(), 0) != 0 && errno != ENOENT) return io_error(where + tmp, errno);
-  {
+  // Same file system: the received data (verified and fsynced by
+  // complete_partial) becomes the delivered file by a hard link, not a copy;
+  // the spool's own name goes when the object leaves done/. Across file
+  // systems (EXDEV) or where links are not allowed, the copy below is made.
+  const std::string received_path = spool.data_path(id, State::received);
+  bool linked = false;
+  if (::linkat(AT_FDCWD, received_path.c_str(), dir->get(), tmp.c_str(), 0) == 0) {
+    // Read once more, as the copy would: bytes that no longer match their
+    // record (a disk error, a tampered spool) are never delivered.
+    if (!holds_object(dir->get(), tmp, *record)) {
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
+      return make_error(Errc::verify_failed, received_path + ": does not match its record's size and SM3; not delivered");
+    }
+    if (::fchmodat(dir->get(), tmp.c_str(), kDeliveredFileMode, 0) == 0) {
+      linked = true;
+    } else {
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
+    }
+  }
+  if (!linked) {
     Fd out(::openat(dir->get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kDeliveredFileMode));
     if (!out.valid()) return io_error(where + tmp, errno);
     const std::string data_path = spool.data_path(id, State::received);
