@@ -278,11 +278,14 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   void on_done(const link::ObjectId& lid) override {
     const spool::ObjectId id = to_spool(lid);
     close_sending(id);
-    Result<spool::ObjectRecord> r = spool_->move(id, State::outgoing, State::done,
-                                                 [](spool::ObjectRecord& rec) { rec.verdict = "sent"; });
-    if (!r.ok()) return error_event("spool.move_failed", r.error().message);
+    // The peer holds it durably: the object leaves the spool in one step
+    // (the audit line below keeps its facts).
+    Result<spool::ObjectRecord> r = spool_->read(id, State::outgoing);
+    if (!r.ok()) return error_event("spool.read_failed", r.error().message);
+    if (Status st = spool_->discard(id, State::outgoing); !st.ok()) {
+      return error_event("spool.discard_failed", id.hex() + ": " + st.error().message);
+    }
     count(r->channel, State::outgoing, r->size, -1);
-    forget_done(id);
     note(audit::Event{"object.sent", audit::Severity::info, {}}
              .with("id", id.hex())
              .with("channel", r->channel)
