@@ -1,4 +1,5 @@
 #include "ferry/config/src/key_files.h"
+#include "ferry/fs/fd.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -20,19 +21,7 @@ struct KeyFile {
   mode_t mode = 0;
 };
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using fs::Fd;
 
 // Only a regular file is read: a FIFO or a device named in a hostile config
 // must not block the loader or stream into it. O_NONBLOCK keeps even the

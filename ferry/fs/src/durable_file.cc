@@ -1,4 +1,5 @@
 #include "ferry/fs/durable_file.h"
+#include "ferry/fs/fd.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,20 +21,6 @@ crypto::Error io_error(const std::string& path, int err) {
   return make_error(Errc::io, path + ": " + std::strerror(err));
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 Status write_all(int fd, ByteView data, const std::string& path) {
   std::size_t done = 0;

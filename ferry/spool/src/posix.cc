@@ -12,11 +12,6 @@
 
 namespace ferry::spool::internal {
 
-void Fd::reset() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 crypto::Error io_error(const std::string& what, int err) {
   return crypto::make_error(crypto::Errc::io, what + ": " + std::strerror(err));
 }

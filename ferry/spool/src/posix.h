@@ -13,6 +13,7 @@
 #include "crypto/bytes.h"
 #include "crypto/result.h"
 #include "crypto/sm3.h"
+#include "ferry/fs/fd.h"
 
 namespace ferry::spool::internal {
 
@@ -20,29 +21,7 @@ using crypto::ByteView;
 using crypto::Result;
 using crypto::Status;
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void reset();
-
- private:
-  int fd_ = -1;
-};
+using Fd = fs::Fd;
 
 crypto::Error io_error(const std::string& what, int err);
 
