@@ -10,7 +10,6 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <set>
 #include <unordered_map>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
