@@ -33,11 +33,15 @@ std::string to_json_line(const Event& event, std::string_view side, std::chrono:
 class AuditSink {
  public:
   virtual ~AuditSink() = default;
+  // Appends one record; durable only after the next sync().
   virtual crypto::Status record(const std::string& json_line) = 0;
+  virtual crypto::Status sync() = 0;
 };
 
-// Appends JSON lines to DIR/audit.jsonl (0600), fsynced per record: an
-// object is not acknowledged before its audit record is durable.
+// Appends JSON lines to DIR/audit.jsonl (0600). Records are written at once
+// and made durable together by sync() (group commit): the daemon syncs before
+// it acknowledges or releases anything the records describe, and at the end
+// of every turn of its loop, so a record is never more than one turn old.
 crypto::Result<std::unique_ptr<AuditSink>> open_jsonl_sink(const std::string& dir);
 
 // Logs each event as one line on stderr (journald takes stderr under systemd)
@@ -47,8 +51,13 @@ class Recorder {
  public:
   Recorder(std::string side, std::unique_ptr<AuditSink> sink) : side_(std::move(side)), sink_(std::move(sink)) {}
   crypto::Status note(const Event& event);
+  // Makes every record noted so far durable (one fdatasync); cheap when
+  // nothing is pending.
+  crypto::Status sync();
+  bool pending() const { return pending_; }
 
  private:
+  bool pending_ = false;
   std::string side_;
   std::unique_ptr<AuditSink> sink_;
 };

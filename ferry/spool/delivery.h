@@ -23,6 +23,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/result.h"
 #include "ferry/spool/object_id.h"
@@ -45,6 +46,20 @@ struct Delivery {
 // Errc::exhausted when every candidate name is taken, Errc::io otherwise
 // (including a symlink or non-directory in the way).
 crypto::Result<Delivery> deliver(Spool& spool, const ObjectId& id, const std::string& deliver_dir);
+
+// deliver() for many objects (group commit): the same checks and names, with
+// step 4's record updates committed by one Spool::update_batch, the renames of
+// step 5 made durable by one barrier over the deliver directories, and step 6
+// replaced by Spool::forget: the object leaves received/ without waiting for
+// the disk. That is safe because its id was remembered before it was
+// acknowledged, and if a crash brings it back, its recorded name holds its
+// bytes and deliver() finds it in place. An object whose name was taken
+// between the check and the rename is delivered by deliver() on its own.
+struct DeliveryRequest {
+  ObjectId id;
+  std::string deliver_dir;
+};
+std::vector<crypto::Result<Delivery>> deliver_batch(Spool& spool, const std::vector<DeliveryRequest>& requests);
 
 // "report.pdf" -> "report~1a2b3c4d.pdf": the first `hex_digits` hex digits of
 // the id go before the last extension ("archive.tar.gz" ->

@@ -74,6 +74,14 @@ class SourceScanner {
   // full disk: the file waits for the next attempt).
   crypto::Result<ObjectRecord> take(const Candidate& candidate, Spool& spool);
 
+  // take() for many candidates (group commit): every claim made, one barrier;
+  // the objects created by one Spool::create_batch; then each claimed file
+  // released without waiting for the disk. A release a crash undoes is
+  // finished by recover_claims (its id is in the spool), and if the object
+  // has already crossed and left the spool, it is taken again under the same
+  // id, which the receiving side answers as a duplicate.
+  std::vector<crypto::Result<ObjectRecord>> take_batch(const std::vector<Candidate>& candidates, Spool& spool);
+
   crypto::Result<ClaimRecovery> recover_claims(Spool& spool);
 
  private:

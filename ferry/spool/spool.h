@@ -115,6 +115,50 @@ class Spool {
   Result<ObjectRecord> update(const ObjectId& id, State state, const RecordUpdate& update);
   Status discard(const ObjectId& id, State state);
 
+  // Group commit (ferry/fs/sync_barrier.h). The batch forms of create() and
+  // move() take the same steps with the same crash rules for many objects,
+  // but pay one durability barrier per step instead of fsyncs per object:
+  //
+  //  * create_batch: every data file and record written to tmp/, barrier;
+  //    each renamed into its state, barrier (the commit).
+  //  * move_batch: every new record revision written to tmp/, barrier; each
+  //    committed by its rename into `to` and its data moved, barrier; then
+  //    the old records unlinked without waiting (a crash that keeps one is
+  //    resolved by recovery rule 1: the highest revision wins).
+  //
+  // Each object gets its own result. When a barrier fails nothing can be said
+  // about the disk: every object of the batch fails, and create_batch removes
+  // what it had put in place, so a failure means "not taken".
+  struct NewObject {
+    ObjectRecord record;
+    State state = State::incoming;
+    int source_fd = -1;  // read from its current offset to the end; or, when < 0,
+    ByteView bytes;      // these bytes (a small object received into memory)
+  };
+  std::vector<Result<ObjectRecord>> create_batch(const std::vector<NewObject>& objects);
+
+  struct Move {
+    ObjectId id;
+    State from = State::incoming;
+    State to = State::outgoing;
+    RecordUpdate update;
+  };
+  std::vector<Result<ObjectRecord>> move_batch(const std::vector<Move>& moves);
+
+  // update() for many objects of one state: new revisions to tmp/, barrier,
+  // each renamed over its record, barrier.
+  struct Update {
+    ObjectId id;
+    RecordUpdate update;
+  };
+  std::vector<Result<ObjectRecord>> update_batch(State state, const std::vector<Update>& updates);
+
+  // Removes a finished object without waiting for the disk. After a crash it
+  // may be back; use it only where a second pass is harmless: an object the
+  // peer holds (offered again, it is answered DUPLICATE), or one whose
+  // delivery is durable and whose id is remembered.
+  Status forget(const ObjectId& id, State state);
+
   // Receiving side. open_partial creates partial/<id> from `record` (channel,
   // path, declared size, peer serial; the rest is filled in) or reopens the
   // one already there, and returns the resume offset. It refuses an id that

@@ -99,6 +99,10 @@ class JsonLinesSink final : public AuditSink {
       }
       done += static_cast<std::size_t>(n);
     }
+    return {};
+  }
+
+  crypto::Status sync() override {
     if (::fdatasync(fd_) != 0) return crypto::make_error(crypto::Errc::io, path_ + ": " + std::strerror(errno));
     return {};
   }
@@ -126,6 +130,15 @@ crypto::Status Recorder::note(const Event& event) {
   if (!sink_) return {};
   crypto::Status s = sink_->record(line);
   if (!s.ok()) std::fprintf(stderr, "ferryd: audit record failed: %s\n", s.error().message.c_str());
+  pending_ = true;
+  return s;
+}
+
+crypto::Status Recorder::sync() {
+  if (!sink_ || !pending_) return {};
+  pending_ = false;
+  crypto::Status s = sink_->sync();
+  if (!s.ok()) std::fprintf(stderr, "ferryd: audit sync failed: %s\n", s.error().message.c_str());
   return s;
 }
 

@@ -43,7 +43,12 @@ using crypto::Status;
 using spool::State;
 
 constexpr crypto::KeyIndex kIdentityKey{1};
-constexpr std::size_t kTakePerTurn = 4;
+// Objects taken, inspected, committed or delivered per turn of the loop, with
+// one group commit each (fs/sync_barrier.h): large enough that a drop of
+// thousands of small files pays a few barriers per hundred files, small
+// enough that a turn stays short and the link keeps moving.
+constexpr std::size_t kBatch = 64;
+constexpr std::uint64_t kBatchBytes = std::uint64_t{64} << 20;
 // How long the receiving side remembers a delivered object id. A sender
 // offers an object again only while it still holds it (until DONE), so this
 // must outlast the longest outage between the sides; 90 days is generous.
@@ -255,7 +260,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         error_event("spool.read_failed", path + ": " + std::strerror(errno));
         continue;
       }
-      sending_[id] = fd;
+      sending_[id] = Sending{fd, *r};
       return link::OutgoingObject{to_link(id), r->channel, r->path, r->size, r->sm3};
     }
     return std::nullopt;
@@ -266,7 +271,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     if (it == sending_.end()) return make_error(Errc::invalid_argument, "object not in flight");
     std::size_t done = 0;
     while (done < out.size()) {
-      ssize_t n = ::pread(it->second, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+      ssize_t n = ::pread(it->second.fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return make_error(Errc::io, "read of outgoing object failed");
       done += static_cast<std::size_t>(n);
@@ -276,12 +281,16 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
 
   void on_done(const link::ObjectId& lid) override {
     const spool::ObjectId id = to_spool(lid);
-    close_sending(id);
+    std::optional<spool::ObjectRecord> r = close_sending(id);
+    if (!r) {
+      Result<spool::ObjectRecord> read = spool_->read(id, State::outgoing);
+      if (!read.ok()) return error_event("spool.read_failed", read.error().message);
+      r = std::move(*read);
+    }
     // The peer holds it durably: the object leaves the spool in one step
-    // (the audit line below keeps its facts).
-    Result<spool::ObjectRecord> r = spool_->read(id, State::outgoing);
-    if (!r.ok()) return error_event("spool.read_failed", r.error().message);
-    if (Status st = spool_->discard(id, State::outgoing); !st.ok()) {
+    // (the audit line below keeps its facts), without waiting for the disk:
+    // if a crash brings it back, the peer answers its offer DUPLICATE.
+    if (Status st = spool_->forget(id, State::outgoing); !st.ok()) {
       return error_event("spool.discard_failed", id.hex() + ": " + st.error().message);
     }
     count(r->channel, State::outgoing, r->size, -1);
@@ -413,16 +422,26 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
              .with("sm3", crypto::to_hex(r->sm3))
              .with("peer_serial", r->peer_serial ? std::to_string(*r->peer_serial) : ""));
     to_deliver_.push_back(id);
-    if (!deliver_posted_) {
-      deliver_posted_ = true;
-      asio::post(io_, [this] { deliver_received(); });
-    }
+    post_delivery();
+    sync_audit();  // the record is durable before the engine acknowledges
     return {};
   }
 
  private:
+  // Records go out at once and are made durable together at the end of the
+  // turn (one fdatasync for every record of the turn), or earlier by
+  // sync_audit() where something is about to be acknowledged.
   void note(const audit::Event& e) {
     if (Status s = recorder_->note(e); !s.ok()) last_error_ = "audit: " + s.error().message;
+    if (!audit_sync_posted_) {
+      audit_sync_posted_ = true;
+      asio::post(io_, [this] { sync_audit(); });
+    }
+  }
+
+  void sync_audit() {
+    audit_sync_posted_ = false;
+    if (Status s = recorder_->sync(); !s.ok()) last_error_ = "audit: " + s.error().message;
   }
 
   void error_event(const std::string& type, const std::string& detail) {
@@ -494,11 +513,13 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     }
   }
 
-  void close_sending(const spool::ObjectId& id) {
+  std::optional<spool::ObjectRecord> close_sending(const spool::ObjectId& id) {
     auto it = sending_.find(id);
-    if (it == sending_.end()) return;
-    ::close(it->second);
+    if (it == sending_.end()) return std::nullopt;
+    ::close(it->second.fd);
+    spool::ObjectRecord r = std::move(it->second.record);
     sending_.erase(it);
+    return r;
   }
 
   // --- ingest and the sending-side pipeline -------------------------------
@@ -541,18 +562,24 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         sc.pending.assign(found->begin(), found->end());
         if (!found->empty()) last_activity_ = std::chrono::steady_clock::now();
       }
-      // Taking a file costs several fsyncs; a few per turn keep the loop
-      // (and so the link) moving while a large drop is ingested.
-      for (std::size_t n = 0; n < kTakePerTurn && !sc.pending.empty(); ++n) {
-        const spool::Candidate c = sc.pending.front();
+      // One batch per turn (one group commit): the loop, and so the link,
+      // keeps moving while a large drop is ingested. Large files go a few
+      // at a time, since copying them is the turn's work.
+      std::vector<spool::Candidate> batch;
+      std::uint64_t bytes = 0;
+      while (batch.size() < kBatch && !sc.pending.empty() && (batch.empty() || bytes < kBatchBytes)) {
+        bytes += sc.pending.front().size;
+        batch.push_back(std::move(sc.pending.front()));
         sc.pending.pop_front();
-        Result<spool::ObjectRecord> taken = sc.scanner->take(c, *spool_);
-        if (!taken.ok()) {
+      }
+      std::vector<Result<spool::ObjectRecord>> taken = sc.scanner->take_batch(batch, *spool_);
+      for (std::size_t k = 0; k < batch.size(); ++k) {
+        if (!taken[k].ok()) {
           // Gone or changed since the scan: the next scan sees it as it is now.
-          error_event("source.take_failed", sc.dir + "/" + c.relative_path + ": " + taken.error().message);
+          error_event("source.take_failed", sc.dir + "/" + batch[k].relative_path + ": " + taken[k].error().message);
           continue;
         }
-        ingested(*taken);
+        ingested(*taken[k]);
       }
       more = more || !sc.pending.empty();
     }
@@ -570,8 +597,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   void ingested(const spool::ObjectRecord& r) {
-    Result<std::optional<State>> where = spool_->find(r.id);
-    const State st = where.ok() && *where ? **where : State::incoming;
+    const State st = r.state;
     count(r.channel, st, r.size, +1);
     note(audit::Event{"object.ingested", audit::Severity::info, {}}
              .with("id", r.id.hex())
@@ -590,12 +616,24 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       return;
     }
     to_inspect_.push_back(r.id);
-    inspect_incoming();
+    post_inspect();
   }
 
+  void post_inspect() {
+    if (inspect_posted_) return;
+    inspect_posted_ = true;
+    asio::post(io_, [this] {
+      inspect_posted_ = false;
+      if (!stopping_) inspect_incoming();
+    });
+  }
+
+  // The sending side's pipeline over a batch of incoming objects; their moves
+  // to outgoing or quarantine are one group commit.
   void inspect_incoming() {
-    bool queued = false;
-    while (!to_inspect_.empty()) {
+    std::vector<spool::Spool::Move> moves;
+    std::vector<std::pair<spool::ObjectRecord, std::optional<pipeline::Reason>>> verdicts;
+    while (!to_inspect_.empty() && moves.size() < kBatch) {
       const spool::ObjectId id = to_inspect_.front();
       to_inspect_.pop_front();
       Result<spool::ObjectRecord> r = spool_->read(id, State::incoming);
@@ -604,57 +642,58 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       std::optional<pipeline::Reason> why =
           pipeline_.run({r->channel, r->path, r->size, spool_->data_path(id, State::incoming)}, ctx);
       if (why) {
-        Result<spool::ObjectRecord> q = spool_->move(id, State::incoming, State::quarantine, [&](spool::ObjectRecord& rec) {
-          rec.verdict = "rejected";
-          rec.reasons.push_back({why->code, why->detail});
-        });
-        if (!q.ok()) {
-          error_event("spool.move_failed", q.error().message);
-          continue;
-        }
-        count(r->channel, State::incoming, r->size, -1);
-        count(r->channel, State::quarantine, r->size, +1);
+        moves.push_back({id, State::incoming, State::quarantine, [why = *why](spool::ObjectRecord& rec) {
+                           rec.verdict = "rejected";
+                           rec.reasons.push_back({why.code, why.detail});
+                         }});
+      } else {
+        moves.push_back({id, State::incoming, State::outgoing, [](spool::ObjectRecord& rec) { rec.verdict = "accepted"; }});
+      }
+      verdicts.emplace_back(std::move(*r), std::move(why));
+    }
+    std::vector<Result<spool::ObjectRecord>> moved = spool_->move_batch(moves);
+    bool queued = false;
+    for (std::size_t k = 0; k < moves.size(); ++k) {
+      const spool::ObjectRecord& r = verdicts[k].first;
+      const std::optional<pipeline::Reason>& why = verdicts[k].second;
+      if (!moved[k].ok()) {
+        error_event("spool.move_failed", moved[k].error().message);
+        continue;
+      }
+      count(r.channel, State::incoming, r.size, -1);
+      count(r.channel, moves[k].to, r.size, +1);
+      if (why) {
         note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
-                 .with("id", id.hex())
-                 .with("channel", r->channel)
-                 .with("path", r->path)
+                 .with("id", r.id.hex())
+                 .with("channel", r.channel)
+                 .with("path", r.path)
                  .with("reason", why->code)
                  .with("detail", why->detail)
                  .with("policy_serial", std::to_string(policy_->serial)));
         continue;
       }
-      Result<spool::ObjectRecord> o = spool_->move(id, State::incoming, State::outgoing, [&](spool::ObjectRecord& rec) {
-        rec.verdict = "accepted";
-      });
-      if (!o.ok()) {
-        error_event("spool.move_failed", o.error().message);
-        continue;
-      }
-      count(r->channel, State::incoming, r->size, -1);
-      count(r->channel, State::outgoing, r->size, +1);
       note(audit::Event{"object.accepted", audit::Severity::info, {}}
-               .with("id", id.hex())
-               .with("channel", r->channel)
-               .with("path", r->path)
+               .with("id", r.id.hex())
+               .with("channel", r.channel)
+               .with("path", r.path)
                .with("stages", "channel,name,size")
                .with("policy_serial", std::to_string(policy_->serial)));
-      outgoing_.push_back(id);
+      outgoing_.push_back(r.id);
       queued = true;
     }
     if (queued) kick_engine();
+    if (!to_inspect_.empty()) post_inspect();
   }
 
   // --- delivery -------------------------------------------------------------
 
+  // A batch of received objects into their deliver directories, one group
+  // commit (spool::deliver_batch).
   void deliver_received() {
     deliver_posted_ = false;
-    std::size_t budget = kTakePerTurn;
-    while (!to_deliver_.empty()) {
-      if (budget-- == 0) {
-        deliver_posted_ = true;
-        asio::post(io_, [this] { deliver_received(); });
-        return;
-      }
+    std::vector<spool::DeliveryRequest> requests;
+    std::vector<spool::ObjectRecord> records;
+    while (!to_deliver_.empty() && requests.size() < kBatch) {
       const spool::ObjectId id = to_deliver_.front();
       to_deliver_.pop_front();
       Result<spool::ObjectRecord> r = spool_->read(id, State::received);
@@ -664,7 +703,32 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         error_event("object.undeliverable", id.hex() + ": channel '" + r->channel + "' has no deliver directory");
         continue;  // stays in received; a config change and restart deliver it
       }
-      Result<spool::Delivery> d = spool::deliver(*spool_, id, b->target);
+      requests.push_back({id, b->target});
+      records.push_back(std::move(*r));
+    }
+    if (requests.empty()) return;
+    // The ids are remembered when objects are received, before they are
+    // acknowledged; but a crash between that commit and remember_batch()
+    // leaves them unknown, and once an object leaves the spool the id store
+    // is the only thing that refuses a second copy.
+    std::vector<spool::ObjectId> unknown;
+    for (const spool::DeliveryRequest& q : requests) {
+      if (!delivered_->contains(q.id)) unknown.push_back(q.id);
+    }
+    if (!unknown.empty()) {
+      if (Status st = delivered_->remember_batch(unknown); !st.ok()) {
+        error_event("spool.remember_failed", st.error().message);
+        for (const spool::DeliveryRequest& q : requests) to_deliver_.push_back(q.id);
+        retry_delivery_later();
+        return;
+      }
+    }
+    std::vector<Result<spool::Delivery>> delivered = spool::deliver_batch(*spool_, requests);
+    bool retry = false;
+    for (std::size_t k = 0; k < requests.size(); ++k) {
+      const spool::ObjectId& id = requests[k].id;
+      const spool::ObjectRecord& r = records[k];
+      const Result<spool::Delivery>& d = delivered[k];
       if (!d.ok()) {
         if (d.error().code == Errc::invalid_argument || d.error().code == Errc::verify_failed) {
           Result<spool::ObjectRecord> q = spool_->move(id, State::received, State::quarantine, [&](spool::ObjectRecord& rec) {
@@ -673,41 +737,41 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                                    d.error().message});
           });
           if (q.ok()) {
-            count(r->channel, State::received, r->size, -1);
-            count(r->channel, State::quarantine, r->size, +1);
+            count(r.channel, State::received, r.size, -1);
+            count(r.channel, State::quarantine, r.size, +1);
           }
           note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
                    .with("id", id.hex())
-                   .with("channel", r->channel)
-                   .with("path", r->path)
+                   .with("channel", r.channel)
+                   .with("path", r.path)
                    .with("detail", d.error().message));
         } else {
           // Disk full or an I/O error: the object stays in received and is
           // delivered on the next attempt; nothing is lost.
           error_event("object.delivery_failed", id.hex() + ": " + d.error().message);
           to_deliver_.push_back(id);
-          retry_delivery_later();
-          return;
+          retry = true;
         }
         continue;
       }
-      count(r->channel, State::received, r->size, -1);
-      // complete() remembers the id before delivery, but a crash between the
-      // commit and remember() leaves it unknown; once the object leaves the
-      // spool, the id store is the only thing that refuses a second copy.
-      if (!delivered_->contains(id)) {
-        if (Status st = delivered_->remember(id); !st.ok()) {
-          error_event("spool.remember_failed", id.hex() + ": " + st.error().message);
-          continue;  // stays in done/ until the next start, which retries
-        }
-      }
-      forget_done(id);
+      count(r.channel, State::received, r.size, -1);
       audit::Event e{"object.delivered", audit::Severity::info, {}};
-      e.with("id", id.hex()).with("channel", r->channel).with("path", r->path).with("delivered_as", d->name);
-      if (d->suffixed) e.with("note", "a file named '" + r->path + "' existed; delivered under a suffixed name");
+      e.with("id", id.hex()).with("channel", r.channel).with("path", r.path).with("delivered_as", d->name);
+      if (d->suffixed) e.with("note", "a file named '" + r.path + "' existed; delivered under a suffixed name");
       if (d->already_delivered) e.with("note", "found in place after a restart");
       note(e);
     }
+    if (retry) {
+      retry_delivery_later();
+    } else if (!to_deliver_.empty()) {
+      post_delivery();
+    }
+  }
+
+  void post_delivery() {
+    if (deliver_posted_) return;
+    deliver_posted_ = true;
+    asio::post(io_, [this] { deliver_received(); });
   }
 
   void retry_delivery_later() {
@@ -944,10 +1008,11 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       return;
     }
     transport_->stop();
-    for (auto& [id, fd] : sending_) ::close(fd);
+    for (auto& [id, out] : sending_) ::close(out.fd);
     sending_.clear();
     write_status();
     note(audit::Event{"side.stopped", audit::Severity::notice, {}});
+    sync_audit();
     signals_.cancel();
     io_.stop();
   }
@@ -967,12 +1032,19 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   std::unique_ptr<link::LinkEngine> engine_;
   std::unique_ptr<hw::FrameTransport> transport_;
   std::deque<spool::ObjectId> outgoing_, to_inspect_, to_deliver_;
-  std::unordered_map<spool::ObjectId, int> sending_;
+  // Objects the engine took: their open data file and their record.
+  struct Sending {
+    int fd;
+    spool::ObjectRecord record;
+  };
+  std::unordered_map<spool::ObjectId, Sending> sending_;
   std::map<std::string, std::map<State, QueueDepth>> depth_;
   asio::steady_timer tick_timer_, scan_timer_, status_timer_;
   asio::signal_set signals_;
   bool scan_pending_ = false;
   bool kick_posted_ = false;
+  bool audit_sync_posted_ = false;
+  bool inspect_posted_ = false;
   bool deliver_posted_ = false;
   bool busy_ = false;
   bool stopping_ = false;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "ferry/fs/sync_barrier.h"
 #include "ferry/spool/source_scanner.h"
 #include "ferry/spool/src/posix.h"
 
@@ -99,6 +100,114 @@ Result<ObjectRecord> SourceScanner::take(const Candidate& candidate, Spool& spoo
   }
   if (Status s = release(parent->get(), claim->get(), claim_dir, base, where); !s.ok()) return s.error();
   return record;
+}
+
+std::vector<Result<ObjectRecord>> SourceScanner::take_batch(const std::vector<Candidate>& candidates, Spool& spool) {
+  struct Claimed {
+    std::size_t index;
+    ObjectId id;
+    Fd parent, claim, in;
+    std::string claim_dir, base, where;
+  };
+  std::vector<Result<ObjectRecord>> out(candidates.size(), make_error(Errc::io, "not taken"));
+  std::vector<Claimed> claimed;
+  fs::SyncBarrier barrier;
+  Result<Fd> root = internal::open_directory(source_dir_);
+  if (!root.ok()) {
+    for (auto& r : out) r = root.error();
+    return out;
+  }
+
+  // Step 1: every claim, then one barrier over the claim directories and
+  // their parents.
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const std::string& rel = candidates[i].relative_path;
+    const std::string where = source_dir_ + "/" + rel;
+    const std::size_t slash = rel.rfind('/');
+    const std::string dir_part = slash == std::string::npos ? "" : rel.substr(0, slash);
+    const std::string parent_path = dir_part.empty() ? source_dir_ : source_dir_ + "/" + dir_part;
+    observed_.erase(rel);
+    Result<ObjectId> id = ObjectId::generate();
+    if (!id.ok()) {
+      out[i] = id.error();
+      continue;
+    }
+    Result<Fd> parent = internal::open_relative_directory(root->get(), dir_part, where);
+    if (!parent.ok()) {
+      out[i] = parent.error();
+      continue;
+    }
+    Claimed c{i, *id, std::move(*parent), {}, {}, claim_name(*id),
+              slash == std::string::npos ? rel : rel.substr(slash + 1), where};
+    if (::mkdirat(c.parent.get(), c.claim_dir.c_str(), 0700) != 0) {
+      out[i] = io_error(where, errno);
+      continue;
+    }
+    Result<Fd> claim = internal::open_subdirectory(c.parent.get(), c.claim_dir, where);
+    if (!claim.ok()) {
+      ::unlinkat(c.parent.get(), c.claim_dir.c_str(), AT_REMOVEDIR);
+      out[i] = claim.error();
+      continue;
+    }
+    c.claim = std::move(*claim);
+    if (::renameat(c.parent.get(), c.base.c_str(), c.claim.get(), c.base.c_str()) != 0) {
+      const int err = errno;
+      ::unlinkat(c.parent.get(), c.claim_dir.c_str(), AT_REMOVEDIR);
+      out[i] = io_error(where, err);
+      continue;
+    }
+    barrier.directory(parent_path + "/" + c.claim_dir);
+    barrier.directory(parent_path);
+    claimed.push_back(std::move(c));
+  }
+  auto give_back = [&](Claimed& c, const crypto::Error& why) {
+    c.in.reset();
+    if (Status s = unclaim(c.parent.get(), c.claim.get(), c.claim_dir, c.base, c.where); !s.ok()) {
+      out[c.index] = make_error(why.code, why.message + "; and the claim stays: " + s.error().message);
+    } else {
+      out[c.index] = why;
+    }
+  };
+  // The claims must be durable before the objects are (see take()).
+  if (Status s = barrier.commit(); !s.ok()) {
+    for (Claimed& c : claimed) give_back(c, s.error());
+    return out;
+  }
+
+  // Step 2: one batch of objects.
+  std::vector<Spool::NewObject> objects;
+  std::vector<Claimed*> in_batch;
+  for (Claimed& c : claimed) {
+    const Candidate& candidate = candidates[c.index];
+    c.in = Fd(::openat(c.claim.get(), c.base.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    struct stat st;
+    const bool same = c.in.valid() && ::fstat(c.in.get(), &st) == 0 && S_ISREG(st.st_mode) &&
+                      static_cast<std::uint64_t>(st.st_size) == candidate.size &&
+                      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec == candidate.mtime_ns;
+    if (!same) {
+      give_back(c, make_error(Errc::io, c.where + ": changed since it settled, or is no longer a regular file; not taken"));
+      continue;
+    }
+    Spool::NewObject o;
+    o.record = ingest_record(c.id, channel_, candidate.relative_path, o.state);
+    o.source_fd = c.in.get();
+    objects.push_back(std::move(o));
+    in_batch.push_back(&c);
+  }
+  std::vector<Result<ObjectRecord>> created = spool.create_batch(objects);
+
+  // Step 3: the sources go (no barrier, see above); failures are given back.
+  for (std::size_t k = 0; k < in_batch.size(); ++k) {
+    Claimed& c = *in_batch[k];
+    c.in.reset();
+    if (!created[k].ok()) {
+      give_back(c, created[k].error());
+      continue;
+    }
+    out[c.index] = std::move(created[k]);
+    if (::unlinkat(c.claim.get(), c.base.c_str(), 0) == 0) ::unlinkat(c.parent.get(), c.claim_dir.c_str(), AT_REMOVEDIR);
+  }
+  return out;
 }
 
 Result<ClaimRecovery> SourceScanner::recover_claims(Spool& spool) {

@@ -6,6 +6,9 @@
 
 #include <array>
 #include <cerrno>
+#include <set>
+
+#include "ferry/fs/sync_barrier.h"
 
 #include "ferry/spool/name_rule.h"
 #include "ferry/spool/src/posix.h"
@@ -183,6 +186,139 @@ Result<Delivery> deliver(Spool& spool, const ObjectId& id, const std::string& de
   }
   ::unlinkat(dir->get(), tmp.c_str(), 0);
   return make_error(Errc::exhausted, where + base + ": the name and all its suffixed forms are taken");
+}
+
+}  // namespace ferry::spool
+
+namespace ferry::spool {
+
+std::vector<Result<Delivery>> deliver_batch(Spool& spool, const std::vector<DeliveryRequest>& requests) {
+  struct Pending {
+    std::size_t index;
+    Fd dir;
+    std::string where, prefix, tmp, name, base;
+  };
+  std::vector<Result<Delivery>> out;
+  out.reserve(requests.size());
+  std::vector<Pending> pending;
+  std::vector<Spool::Update> updates;
+  std::set<std::string> chosen;  // where + name, so two objects of the batch never pick one name
+  // A spool copy that fails to go is harmless: the object comes back in
+  // received/ or done/ at the next start, and is found delivered.
+  auto leave = [&](const ObjectId& id, State state) { (void)spool.forget(id, state); };
+
+  // Steps 1-4 for each object, the record updates left for one batch.
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const ObjectId& id = requests[i].id;
+    const std::string& deliver_dir = requests[i].deliver_dir;
+    Result<ObjectRecord> record = spool.read(id, State::received);
+    if (!record.ok()) {
+      out.emplace_back(record.error());
+      continue;
+    }
+    if (Status s = check_relative_name(record->path); !s.ok()) {
+      out.emplace_back(s.error());
+      continue;
+    }
+    const std::string& rel = record->path;
+    const std::size_t slash = rel.rfind('/');
+    const std::string dir_part = slash == std::string::npos ? "" : rel.substr(0, slash);
+    const std::string base = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    const std::string prefix = dir_part.empty() ? "" : dir_part + "/";
+    const std::string where = deliver_dir + "/" + prefix;
+    if (record->delivered_name) {
+      // Left from before a crash: deliver() knows how to finish it.
+      out.emplace_back(deliver(spool, id, deliver_dir));
+      if (out.back().ok()) leave(id, State::done);
+      continue;
+    }
+    Result<Fd> root = internal::open_directory(deliver_dir);
+    Result<Fd> dir = root.ok() ? open_or_make_directories(root->get(), dir_part, deliver_dir) : Result<Fd>(root.error());
+    if (!dir.ok()) {
+      out.emplace_back(dir.error());
+      continue;
+    }
+    const std::string tmp = std::string(kReservedPrefix) + "deliver." + id.hex() + ".tmp";
+    if (::unlinkat(dir->get(), tmp.c_str(), 0) != 0 && errno != ENOENT) {
+      out.emplace_back(io_error(where + tmp, errno));
+      continue;
+    }
+    const std::string received_path = spool.data_path(id, State::received);
+    if (::linkat(AT_FDCWD, received_path.c_str(), dir->get(), tmp.c_str(), 0) != 0 ||
+        ::fchmodat(dir->get(), tmp.c_str(), kDeliveredFileMode, 0) != 0) {
+      // No hard link here (another file system, or links not allowed):
+      // deliver() copies.
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
+      out.emplace_back(deliver(spool, id, deliver_dir));
+      if (out.back().ok()) leave(id, State::done);
+      continue;
+    }
+    // Read once more, as the copy would: bytes that no longer match their
+    // record (a disk error, a tampered spool) are never delivered.
+    if (!holds_object(dir->get(), tmp, *record)) {
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
+      out.emplace_back(
+          make_error(Errc::verify_failed, received_path + ": does not match its record's size and SM3; not delivered"));
+      continue;
+    }
+    std::string name;
+    for (const std::string& candidate : {base, suffixed_name(base, id, 8), suffixed_name(base, id, 16),
+                                         suffixed_name(base, id, 32)}) {
+      if (!name_taken(dir->get(), candidate) && !chosen.contains(where + candidate)) {
+        name = candidate;
+        break;
+      }
+    }
+    if (name.empty()) {
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
+      out.emplace_back(make_error(Errc::exhausted, where + base + ": the name and all its suffixed forms are taken"));
+      continue;
+    }
+    chosen.insert(where + name);
+    updates.push_back({id, [delivered = prefix + name](ObjectRecord& r) { r.delivered_name = delivered; }});
+    pending.push_back({i, std::move(*dir), where, prefix, tmp, name, base});
+    out.emplace_back(Delivery{});
+  }
+
+  // Step 4's records, committed together.
+  std::vector<Result<ObjectRecord>> updated = spool.update_batch(State::received, updates);
+  // Step 5: the renames, one barrier over their directories.
+  fs::SyncBarrier barrier;
+  std::vector<std::size_t> renamed;
+  for (std::size_t k = 0; k < pending.size(); ++k) {
+    Pending& p = pending[k];
+    const ObjectId& id = requests[p.index].id;
+    if (!updated[k].ok()) {
+      ::unlinkat(p.dir.get(), p.tmp.c_str(), 0);
+      out[p.index] = updated[k].error();
+      continue;
+    }
+    const int err = internal::rename_noreplace(p.dir.get(), p.tmp, p.dir.get(), p.name);
+    if (err != 0) {
+      ::unlinkat(p.dir.get(), p.tmp.c_str(), 0);
+      if (err == EEXIST) {
+        // Taken since the check: deliver() picks the next name.
+        out[p.index] = deliver(spool, id, requests[p.index].deliver_dir);
+        if (out[p.index].ok()) leave(id, State::done);
+      } else {
+        out[p.index] = io_error(p.where + p.name, err);
+      }
+      continue;
+    }
+    barrier.directory(p.where.empty() ? "." : p.where);
+    out[p.index] = Delivery{requests[p.index].deliver_dir + "/" + p.prefix + p.name, p.prefix + p.name,
+                            p.name != p.base, false};
+    renamed.push_back(k);
+  }
+  if (Status s = barrier.commit(); !s.ok()) {
+    // In place, but not known durable: the objects stay in received/ and a
+    // later deliver() finds them under their recorded names.
+    for (std::size_t k : renamed) out[pending[k].index] = s.error();
+    return out;
+  }
+  // Step 6: the spool's copies go.
+  for (std::size_t k : renamed) leave(requests[pending[k].index].id, State::received);
+  return out;
 }
 
 }  // namespace ferry::spool

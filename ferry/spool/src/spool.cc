@@ -42,18 +42,19 @@ std::optional<ObjectId> id_of_name(std::string_view name, std::string_view suffi
   return ObjectId::parse(name.substr(0, ObjectId::kHexSize));
 }
 
-Result<std::string> Spool::Impl::write_record_tmp(const ObjectRecord& record) const {
+Result<std::string> Spool::Impl::write_record_tmp(const ObjectRecord& record, fs::SyncBarrier* defer) const {
   Result<std::string> text = encode_record(record);
   if (!text.ok()) return text.error();
   const std::string path = tmp_record_path(record.id);
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd.valid()) return io_error(path, errno);
   Status s = internal::write_all(fd.get(), crypto::as_bytes(*text), path);
-  if (s.ok()) s = internal::fsync_fd(fd.get(), path);
+  if (s.ok() && defer == nullptr) s = internal::fsync_fd(fd.get(), path);
   if (!s.ok()) {
     ::unlink(path.c_str());
     return s.error();
   }
+  if (defer != nullptr) defer->file(std::move(fd), path);
   return path;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "ferry/fs/sync_barrier.h"
 #include "ferry/spool/spool.h"
 #include "ferry/spool/src/posix.h"
 
@@ -29,8 +30,9 @@ struct Spool::Impl {
   std::string tmp_record_path(const ObjectId& id) const { return tmp_dir() + "/" + id.hex() + ".rec"; }
   std::string tmp_data_path(const ObjectId& id) const { return tmp_dir() + "/" + id.hex() + ".data"; }
 
-  // Encodes `record` into tmp/<id>.rec and fsyncs it; returns that path.
-  Result<std::string> write_record_tmp(const ObjectRecord& record) const;
+  // Encodes `record` into tmp/<id>.rec and fsyncs it, or with `defer` hands
+  // the file to that barrier instead; returns the path.
+  Result<std::string> write_record_tmp(const ObjectRecord& record, fs::SyncBarrier* defer = nullptr) const;
   // Reads and checks state/<id>.rec: it must decode and name this id and state.
   Result<ObjectRecord> read_record(const ObjectId& id, State state) const;
   // A record's new revision: `update` applied, then the spool's fields.
