@@ -97,7 +97,7 @@ struct LinkStatus {
   std::optional<std::uint64_t> peer_policy_serial;
   LinkCounters counters;
   std::size_t objects_sending = 0;    // ours, in flight (taken from the source, not yet done)
-  std::size_t objects_receiving = 0;  // the peer's, partly received
+  std::size_t objects_receiving = 0;  // the peer's, partly received or waiting for the sink to commit
   std::string last_error;
 };
 
@@ -129,6 +129,15 @@ class LinkEngine {
   void tick(TimePoint now);
   // Sends CLOSE (if a session is up) and goes down, e.g. on SIGTERM.
   void shutdown(std::string_view reason, TimePoint now);
+  // The sink finished a completion it answered CompleteAnswer::pending for.
+  // Call it outside the engine's calls (never from a sink or callback), with
+  // or without a link. ok: as if complete() had answered committed (DONE goes
+  // to the peer if a session is up; otherwise the id is remembered as done,
+  // so that the sender's next OFFER gets DUPLICATE). An error: as if it had
+  // answered failed. An id with no pending completion (the engine was
+  // replaced, or the owner answers twice) changes nothing, except that ok
+  // remembers the id as done.
+  void completed(const ObjectId& id, crypto::Status outcome, TimePoint now);
   // Our policy was reloaded: tell the peer (KEEPALIVE carries the serial).
   void set_policy_serial(std::uint64_t serial, TimePoint now);
 

@@ -58,6 +58,26 @@ struct OfferAnswer {
   static OfferAnswer reject(std::uint16_t code, std::string text) { return {Kind::reject, 0, code, std::move(text)}; }
 };
 
+// What ObjectSink::complete did with an object whose bytes are all written.
+struct CompleteAnswer {
+  enum class Kind {
+    committed,  // durable now: the engine acknowledges DONE
+    pending,    // the sink commits later (group commit) and then calls LinkEngine::completed
+    failed,     // verify or commit failed; the sink discarded what it held of the object
+  };
+  Kind kind;
+  std::string text;  // failed: why
+
+  static CompleteAnswer committed() { return CompleteAnswer(Kind::committed, {}); }
+  static CompleteAnswer pending() { return CompleteAnswer(Kind::pending, {}); }
+  static CompleteAnswer failed(std::string why) { return CompleteAnswer(Kind::failed, std::move(why)); }
+
+ private:
+  // No default answer: a `return {};` left from when complete() returned a
+  // Status must not compile into a silent failure or success.
+  CompleteAnswer(Kind k, std::string t) : kind(k), text(std::move(t)) {}
+};
+
 // The sending side's queue. Called only from within LinkEngine's calls.
 class ObjectSource {
  public:
@@ -92,12 +112,19 @@ class ObjectSink {
   // BUSY; the sender offers again later and offer() says where to resume.
   virtual crypto::Status write(const ObjectId& id, std::uint64_t offset, crypto::ByteView data) = 0;
   // All `total` bytes were written: verify size and SM3 against the offer,
-  // commit (fsync, rename), record the id as delivered, and return only when
-  // it is durable. The engine acknowledges DONE only after success. On error
-  // the sink must discard what it holds of the object: the engine restarts
-  // the transfer from offset 0 (the sender offers again), and after three
-  // failures of the same id answers REJECT (reject_code::complete_failed).
-  virtual crypto::Status complete(const ObjectId& id, std::uint64_t total, const crypto::Sm3Digest& sm3) = 0;
+  // commit (fsync, rename) and record the id as delivered. The engine
+  // acknowledges DONE only once the object is durable:
+  // committed: it is durable now.
+  // pending: the sink commits later, e.g. many objects under one fsync, and
+  //   then calls LinkEngine::completed(id, outcome) from outside the engine's
+  //   calls, exactly once. Until then the engine holds the object (across
+  //   disconnects and rekeys), never calls complete() for it again, and
+  //   answers the peer's retransmissions by waiting for that call.
+  // failed: the sink must discard what it holds of the object: the engine
+  //   restarts the transfer from offset 0 (the sender offers again), and after
+  //   three failures of the same id answers REJECT (reject_code::complete_failed).
+  //   A pending completion that ends in an error counts the same.
+  virtual CompleteAnswer complete(const ObjectId& id, std::uint64_t total, const crypto::Sm3Digest& sm3) = 0;
 };
 
 }  // namespace ferry::link

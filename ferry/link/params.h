@@ -25,8 +25,13 @@ struct LinkParams {
   std::size_t chunk_size = 65536 - 96;
   // DATA frames of one object sent but not yet acknowledged, at most.
   std::size_t window = 32;
-  // Objects this side sends at the same time, at most (local).
-  std::size_t max_objects_in_flight = 8;
+  // Objects this side sends at the same time, at most (local). Many small
+  // objects in flight let the receiver commit them in large batches (one
+  // fsync for many); max_bytes_in_flight keeps large ones to one or two at a
+  // time: a new object is taken only while the bytes still to be
+  // acknowledged of those in flight are below it.
+  std::size_t max_objects_in_flight = 128;
+  std::uint64_t max_bytes_in_flight = std::uint64_t{8} << 20;
   // The initiator rekeys after this many bytes sealed and opened under one
   // session, or after rekey_interval (local to the initiator).
   std::uint64_t rekey_bytes = std::uint64_t{1} << 30;

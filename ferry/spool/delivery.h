@@ -47,14 +47,19 @@ struct Delivery {
 // (including a symlink or non-directory in the way).
 crypto::Result<Delivery> deliver(Spool& spool, const ObjectId& id, const std::string& deliver_dir);
 
-// deliver() for many objects (group commit): the same checks and names, with
-// step 4's record updates committed by one Spool::update_batch, the renames of
-// step 5 made durable by one barrier over the deliver directories, and step 6
-// replaced by Spool::forget: the object leaves received/ without waiting for
-// the disk. That is safe because its id was remembered before it was
-// acknowledged, and if a crash brings it back, its recorded name holds its
-// bytes and deliver() finds it in place. An object whose name was taken
-// between the check and the rename is delivered by deliver() on its own.
+// deliver() for many objects (group commit). Where the received data can be
+// hard-linked into the deliver directory (the same file system), the
+// delivered file is that inode, and that identity replaces step 4's record:
+// an object found in received/ whose base or suffixed name is a link to its
+// own data file was delivered before a crash cut its removal short. So the
+// batch writes no records: it links each object under a hidden name, picks
+// the first free name (never one another object of the batch picked), and
+// renames with RENAME_NOREPLACE; one barrier over the deliver directories
+// makes the names durable, and only then do the objects leave received/
+// (Spool::forget, no wait: their ids were remembered before they were
+// acknowledged, and a crash that brings one back finds it by its inode).
+// Objects that cannot be linked, whose name was taken between the check and
+// the rename, or that deliver() had begun, go through deliver() on their own.
 struct DeliveryRequest {
   ObjectId id;
   std::string deliver_dir;

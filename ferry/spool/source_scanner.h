@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -80,7 +81,20 @@ class SourceScanner {
   // finished by recover_claims (its id is in the spool), and if the object
   // has already crossed and left the spool, it is taken again under the same
   // id, which the receiving side answers as a duplicate.
-  std::vector<crypto::Result<ObjectRecord>> take_batch(const std::vector<Candidate>& candidates, Spool& spool);
+  //
+  // `classify`, when given, sees each record (size as settled) and the state
+  // ingest_record chose (incoming), and may send it elsewhere (outgoing,
+  // quarantine) with its verdict and reasons: checks that need no content
+  // then cost no second commit.
+  using Classify = std::function<void(ObjectRecord& record, State& state)>;
+  std::vector<crypto::Result<ObjectRecord>> take_batch(const std::vector<Candidate>& candidates, Spool& spool,
+                                                       const Classify& classify = {});
+  // take_batch keeps released claim directories, empty, and renames them to
+  // the next claims' names rather than remove one and make another (see
+  // Spool's recycled inodes for why). tidy() removes them; call it when the
+  // source has nothing left to take. Left over after a crash, recover_claims
+  // removes them as empty claims.
+  void tidy();
 
   crypto::Result<ClaimRecovery> recover_claims(Spool& spool);
 
@@ -97,6 +111,7 @@ class SourceScanner {
   std::chrono::milliseconds settle_;
   std::unordered_map<std::string, Observation> observed_;
   std::vector<std::string> problems_;
+  std::unordered_map<std::string, std::vector<std::string>> spare_claims_;  // by directory, relative
 };
 
 // The record of a file taken from `relative_path`, and the state it goes to:

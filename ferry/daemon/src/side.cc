@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
@@ -49,6 +50,11 @@ constexpr crypto::KeyIndex kIdentityKey{1};
 // enough that a turn stays short and the link keeps moving.
 constexpr std::size_t kBatch = 64;
 constexpr std::uint64_t kBatchBytes = std::uint64_t{64} << 20;
+// Objects up to this size are received into memory and committed in batches;
+// larger ones are written to a partial file as they arrive (and resume after
+// a restart). At most Receiver::kMaxIncoming transfers run at once, so this
+// bounds the memory held to 256 x 1 MiB.
+constexpr std::uint64_t kInMemoryMax = std::uint64_t{1} << 20;
 // How long the receiving side remembers a delivered object id. A sender
 // offers an object again only while it still holds it (until DONE), so this
 // must outlast the longest outage between the sides; 90 days is generous.
@@ -338,6 +344,12 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                                                            side_name_ + " side");
     }
     if (delivered_->contains(id)) return link::OfferAnswer::duplicate();
+    if (committing_.contains(id)) return link::OfferAnswer::busy();  // its DONE is on its way
+    if (auto m = in_memory_.find(id); m != in_memory_.end()) {
+      // Offered again (the sender reconnected): nothing of it is durable.
+      count(m->second.record.channel, State::partial, m->second.record.size, -1);
+      in_memory_.erase(m);
+    }
     Result<std::optional<State>> where = spool_->find(id);
     if (!where.ok()) return link::OfferAnswer::busy();
     if (*where == State::received || *where == State::done) return link::OfferAnswer::duplicate();
@@ -382,6 +394,14 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     rec.sm3 = in.sm3;
     rec.verdict = "receiving";
     rec.peer_serial = in.sender_policy_serial;
+    if (in.size <= kInMemoryMax) {
+      // Small objects are received into memory and committed straight into
+      // received/ with many others (commit_received): no partial file.
+      in_memory_[id] = InMemory{std::move(rec), {}};
+      in_memory_[id].bytes.reserve(static_cast<std::size_t>(in.size));
+      count(in.channel, State::partial, in.size, +1);
+      return link::OfferAnswer::accept(0);
+    }
     Result<std::uint64_t> resume = spool_->open_partial(rec);
     if (!resume.ok()) {
       error_event("spool.partial_failed", resume.error().message);
@@ -392,13 +412,41 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   Status write(const link::ObjectId& id, std::uint64_t offset, crypto::ByteView data) override {
+    if (auto m = in_memory_.find(to_spool(id)); m != in_memory_.end()) {
+      crypto::Bytes& b = m->second.bytes;
+      if (offset != b.size() || data.size() > m->second.record.size - b.size()) {
+        return make_error(Errc::invalid_argument, "write out of order or past the declared size");
+      }
+      b.insert(b.end(), data.begin(), data.end());
+      return {};
+    }
     Status s = spool_->write_partial(to_spool(id), offset, data);
     if (!s.ok()) error_event("spool.write_failed", s.error().message);
     return s;
   }
 
-  Status complete(const link::ObjectId& lid, std::uint64_t total, const crypto::Sm3Digest& sm3) override {
+  link::CompleteAnswer complete(const link::ObjectId& lid, std::uint64_t total, const crypto::Sm3Digest& sm3) override {
     const spool::ObjectId id = to_spool(lid);
+    if (auto m = in_memory_.find(id); m != in_memory_.end()) {
+      const crypto::Bytes& b = m->second.bytes;
+      if (b.size() != total || total != m->second.record.size ||
+          !crypto::equal_constant_time(crypto::Sm3::digest(b), sm3)) {
+        count(m->second.record.channel, State::partial, m->second.record.size, -1);
+        const std::string why = id.hex() + ": have " + std::to_string(b.size()) +
+                                " bytes that do not match the offered size and SM3";
+        in_memory_.erase(m);
+        error_event("object.verify_failed", why);
+        return link::CompleteAnswer::failed(why);
+      }
+      to_commit_.push_back(id);
+      committing_.insert(id);
+      if (!commit_posted_) {
+        commit_posted_ = true;
+        asio::post(io_, [this] { commit_received(); });
+      }
+      return link::CompleteAnswer::pending();
+    }
+    // A large object, received into its partial file: committed now.
     Result<spool::ObjectRecord> r = spool_->complete_partial(id, total, sm3);
     if (!r.ok()) {
       // The engine restarts the transfer from 0: drop what we hold.
@@ -409,9 +457,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         error_event("spool.discard_failed", s.error().message);
       }
       error_event("object.verify_failed", id.hex() + ": " + r.error().message);
-      return r.error();
+      return link::CompleteAnswer::failed(r.error().message);
     }
-    if (Status s = delivered_->remember(id); !s.ok()) return s;
+    if (Status s = delivered_->remember(id); !s.ok()) return link::CompleteAnswer::failed(s.error().message);
     count(r->channel, State::partial, r->size, -1);
     count(r->channel, State::received, r->size, +1);
     note(audit::Event{"object.received", audit::Severity::info, {}}
@@ -424,7 +472,78 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     to_deliver_.push_back(id);
     post_delivery();
     sync_audit();  // the record is durable before the engine acknowledges
-    return {};
+    return link::CompleteAnswer::committed();
+  }
+
+  // Group commit of the small objects complete() answered pending for: one
+  // create_batch into received/, one remember_batch of their ids, one audit
+  // sync; only then does the engine acknowledge them (DONE).
+  void commit_received() {
+    commit_posted_ = false;
+    std::vector<spool::ObjectId> ids;
+    std::vector<spool::Spool::NewObject> objects;
+    std::vector<InMemory> held;
+    while (!to_commit_.empty() && ids.size() < kBatch) {
+      const spool::ObjectId id = to_commit_.front();
+      to_commit_.pop_front();
+      auto m = in_memory_.find(id);
+      if (m == in_memory_.end()) continue;
+      held.push_back(std::move(m->second));
+      in_memory_.erase(m);
+      ids.push_back(id);
+    }
+    for (InMemory& h : held) {
+      spool::Spool::NewObject o;
+      o.record = h.record;
+      o.state = State::received;
+      o.bytes = crypto::ByteView(h.bytes.data(), h.bytes.size());
+      objects.push_back(std::move(o));
+    }
+    std::vector<Result<spool::ObjectRecord>> created = spool_->create_batch(objects);
+    std::vector<spool::ObjectId> committed;
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      if (created[k].ok()) committed.push_back(ids[k]);
+    }
+    Status remembered = committed.empty() ? Status() : delivered_->remember_batch(committed);
+    std::vector<std::pair<spool::ObjectId, Status>> outcomes;
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      const spool::ObjectRecord& rec = held[k].record;
+      count(rec.channel, State::partial, rec.size, -1);
+      if (!created[k].ok()) {
+        error_event("spool.commit_failed", ids[k].hex() + ": " + created[k].error().message);
+        outcomes.emplace_back(ids[k], created[k].error());
+        continue;
+      }
+      count(rec.channel, State::received, rec.size, +1);
+      to_deliver_.push_back(ids[k]);
+      if (!remembered.ok()) {
+        // In received/ but its id not durable: not acknowledged. The sender
+        // offers it again, and offer() finds it there (DUPLICATE).
+        error_event("spool.remember_failed", ids[k].hex() + ": " + remembered.error().message);
+        outcomes.emplace_back(ids[k], remembered.error());
+        continue;
+      }
+      note(audit::Event{"object.received", audit::Severity::info, {}}
+               .with("id", ids[k].hex())
+               .with("channel", rec.channel)
+               .with("path", rec.path)
+               .with("size", std::to_string(created[k]->size))
+               .with("sm3", crypto::to_hex(created[k]->sm3))
+               .with("peer_serial", rec.peer_serial ? std::to_string(*rec.peer_serial) : ""));
+      outcomes.emplace_back(ids[k], Status());
+    }
+    sync_audit();  // the records are durable before the engine acknowledges
+    const auto now = link::Clock::now();
+    for (auto& [id, outcome] : outcomes) {
+      committing_.erase(id);
+      engine_->completed(to_link(id), std::move(outcome), now);
+    }
+    if (!to_deliver_.empty()) post_delivery();
+    if (!to_commit_.empty() && !commit_posted_) {
+      commit_posted_ = true;
+      asio::post(io_, [this] { commit_received(); });
+    }
+    kick_engine();
   }
 
  private:
@@ -572,7 +691,8 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         batch.push_back(std::move(sc.pending.front()));
         sc.pending.pop_front();
       }
-      std::vector<Result<spool::ObjectRecord>> taken = sc.scanner->take_batch(batch, *spool_);
+      std::vector<Result<spool::ObjectRecord>> taken =
+          sc.scanner->take_batch(batch, *spool_, [this](spool::ObjectRecord& r, State& st) { classify(r, st); });
       for (std::size_t k = 0; k < batch.size(); ++k) {
         if (!taken[k].ok()) {
           // Gone or changed since the scan: the next scan sees it as it is now.
@@ -581,6 +701,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         }
         ingested(*taken[k]);
       }
+      if (sc.pending.empty()) sc.scanner->tidy();
       more = more || !sc.pending.empty();
     }
     // A file seen but not yet settled is only taken on a later scan: while
@@ -594,6 +715,23 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     }
     schedule_scan(waiting ? std::max(std::chrono::milliseconds(50), config_.ingest.settle / 2)
                           : std::chrono::duration_cast<std::chrono::milliseconds>(config_.ingest.rescan_interval));
+  }
+
+  // The sending side's pipeline, run as a file is taken: every stage today
+  // looks only at the channel, the name and the size, so the object is
+  // committed straight into outgoing (or quarantine) with its verdict, one
+  // commit instead of two. Stages that read content ([policy-inspect]) will
+  // leave such objects in incoming for inspect_incoming().
+  void classify(spool::ObjectRecord& r, State& st) {
+    pipeline::Context ctx{*policy_, side_, pipeline::Role::sending};
+    if (std::optional<pipeline::Reason> why = pipeline_.run({r.channel, r.path, r.size, {}}, ctx)) {
+      st = State::quarantine;
+      r.verdict = "rejected";
+      r.reasons.push_back({why->code, why->detail});
+    } else {
+      st = State::outgoing;
+      r.verdict = "accepted";
+    }
   }
 
   void ingested(const spool::ObjectRecord& r) {
@@ -612,7 +750,19 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                .with("channel", r.channel)
                .with("path", r.path)
                .with("reason", reason)
-               .with("detail", r.reasons.empty() ? "" : r.reasons.front().detail));
+               .with("detail", r.reasons.empty() ? "" : r.reasons.front().detail)
+               .with("policy_serial", std::to_string(policy_->serial)));
+      return;
+    }
+    if (st == State::outgoing) {
+      note(audit::Event{"object.accepted", audit::Severity::info, {}}
+               .with("id", r.id.hex())
+               .with("channel", r.channel)
+               .with("path", r.path)
+               .with("stages", "channel,name,size")
+               .with("policy_serial", std::to_string(policy_->serial)));
+      outgoing_.push_back(r.id);
+      kick_engine();
       return;
     }
     to_inspect_.push_back(r.id);
@@ -1038,6 +1188,15 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     spool::ObjectRecord record;
   };
   std::unordered_map<spool::ObjectId, Sending> sending_;
+  // The peer's small objects being received into memory, and those complete
+  // whose group commit is pending (committing_ holds both queued and running).
+  struct InMemory {
+    spool::ObjectRecord record;
+    crypto::Bytes bytes;
+  };
+  std::unordered_map<spool::ObjectId, InMemory> in_memory_;
+  std::deque<spool::ObjectId> to_commit_;
+  std::unordered_set<spool::ObjectId> committing_;
   std::map<std::string, std::map<State, QueueDepth>> depth_;
   asio::steady_timer tick_timer_, scan_timer_, status_timer_;
   asio::signal_set signals_;
@@ -1045,6 +1204,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   bool kick_posted_ = false;
   bool audit_sync_posted_ = false;
   bool inspect_posted_ = false;
+  bool commit_posted_ = false;
   bool deliver_posted_ = false;
   bool busy_ = false;
   bool stopping_ = false;

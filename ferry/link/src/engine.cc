@@ -559,6 +559,12 @@ void LinkEngine::shutdown(std::string_view reason, TimePoint now) {
   m.state = LinkState::down;
 }
 
+void LinkEngine::completed(const ObjectId& id, crypto::Status outcome, TimePoint now) {
+  Impl& m = *impl_;
+  m.now = now;
+  m.receiver.completed(id, outcome, m.current != nullptr);
+}
+
 void LinkEngine::set_policy_serial(std::uint64_t serial, TimePoint now) {
   Impl& m = *impl_;
   m.now = now;

@@ -26,6 +26,7 @@ std::optional<std::string> LinkParams::check() const {
            " (max_frame " + to_string(max_frame) + " less " + to_string(kFrameOverhead) + " bytes of header and seal)";
   }
   if (window == 0 || window > kMaxWindow) return "window " + to_string(window) + " is outside 1.." + to_string(kMaxWindow);
+  if (max_bytes_in_flight == 0) return "max_bytes_in_flight must be positive";
   if (max_objects_in_flight == 0 || max_objects_in_flight > 1024) {
     return "max_objects_in_flight " + to_string(max_objects_in_flight) + " is outside 1..1024";
   }

@@ -32,8 +32,10 @@ bool Receiver::make_room(TimePoint now) {
   // went away; its bytes stay in the sink, and a new OFFER resumes them.
   const auto idle = std::max(params_.keepalive_interval * params_.dead_after_keepalives * 2,
                              params_.retransmit_timeout * 64);
+  // One the sink is committing is not idle: its outcome is still to come.
   auto oldest = incoming_.end();
   for (auto it = incoming_.begin(); it != incoming_.end(); ++it) {
+    if (it->second.completing) continue;
     if (oldest == incoming_.end() || it->second.last_activity < oldest->second.last_activity) oldest = it;
   }
   if (oldest == incoming_.end() || now - oldest->second.last_activity < idle) return false;
@@ -58,6 +60,9 @@ void Receiver::on_frame(const FrameHeader& h, ByteView body, TimePoint now) {
     out_.send_sealed(FrameType::restart, h.object, 0, {});
     return;
   }
+  // A retransmission that crossed our ACK of the last byte: the sink is
+  // committing the object, and DONE follows its outcome.
+  if (it->second.completing) return;
   it->second.last_activity = now;
   if (h.type == FrameType::data) {
     on_data(it->second, h, body);
@@ -77,16 +82,29 @@ void Receiver::on_offer(const FrameHeader& h, ByteView body, TimePoint now) {
     out_.send_sealed(FrameType::duplicate, h.object, 0, {});
     return;
   }
+  if (auto owed = rejects_owed_.find(h.object); owed != rejects_owed_.end()) {
+    out_.send_sealed(FrameType::reject, h.object, 0, encode(ReasonBody{reject_code::complete_failed, owed->second}));
+    rejects_owed_.erase(owed);
+    return;
+  }
   IncomingObject object{h.object, offer->channel, offer->path, offer->size, offer->sm3, offer->policy_serial};
   if (auto it = incoming_.find(h.object); it != incoming_.end()) {
     Incoming& in = it->second;
     if (in.object.size != object.size || in.object.sm3 != object.sm3 || in.object.channel != object.channel ||
         in.object.path != object.path) {
       const std::string text = "object id " + h.object.hex() + " offered again with other metadata";
-      forget(h.object);
+      // One being committed stays: the sink still reports its outcome.
+      if (!in.completing) forget(h.object);
       out_.counters().objects_rejected++;
       out_.emit(LinkEventKind::object_rejected, text, h.object);
       out_.send_sealed(FrameType::reject, h.object, 0, encode(ReasonBody{reject_code::id_reused, text}));
+      return;
+    }
+    if (in.completing) {
+      // The sender reconnected while the sink commits: it waits, and DONE
+      // (or RESTART) comes when the sink reports; if that DONE is lost, the
+      // next OFFER gets DUPLICATE.
+      out_.send_sealed(FrameType::busy, h.object, 0, {});
       return;
     }
     // A transfer we know (the sender reconnected, or our ACCEPT was lost):
@@ -220,16 +238,61 @@ void Receiver::on_end(Incoming& in, ByteView body) {
 
 void Receiver::complete(Incoming& in) {
   const IncomingObject object = in.object;
-  crypto::Status st = sink_->complete(object.id, object.size, object.sm3);
-  forget(object.id);
-  if (st.ok()) {
-    failures_.erase(object.id);
-    remember_done(object.id);
-    out_.counters().objects_received++;
-    out_.emit(LinkEventKind::object_received, "received " + object_name(object), object.id);
-    out_.send_sealed(FrameType::done, object.id, 0, {});
+  in_sink_complete_ = true;
+  CompleteAnswer answer = sink_->complete(object.id, object.size, object.sm3);
+  in_sink_complete_ = false;
+  switch (answer.kind) {
+    case CompleteAnswer::Kind::committed:
+      forget(object.id);
+      committed(object, true);
+      return;
+    case CompleteAnswer::Kind::failed:
+      forget(object.id);
+      complete_failed(object, answer.text, true);
+      return;
+    case CompleteAnswer::Kind::pending:
+      in.completing = true;
+      in.ahead.clear();
+      // Every byte is held: the sender's timer then resends only END, which
+      // is ignored until the sink reports, instead of a window of DATA.
+      ack(in);
+      return;
+  }
+  FERRY_LINK_CHECK(false, "sink answered complete() with an unknown kind");
+}
+
+void Receiver::completed(const ObjectId& id, const crypto::Status& outcome, bool session_up) {
+  FERRY_LINK_CHECK(!in_sink_complete_, "ObjectSink::complete reported its outcome from inside the engine");
+  auto it = incoming_.find(id);
+  if (it == incoming_.end() || !it->second.completing) {
+    // No completion pending here: the engine that asked was replaced, or the
+    // owner reports twice. A durable object is still worth remembering, so
+    // that the sender hears DONE or DUPLICATE instead of sending it again.
+    if (outcome.ok()) {
+      forget(id);
+      remember_done(id);
+    }
     return;
   }
+  const IncomingObject object = std::move(it->second.object);
+  forget(id);
+  if (outcome.ok()) {
+    committed(object, session_up);
+  } else {
+    complete_failed(object, outcome.error().message, session_up);
+  }
+}
+
+void Receiver::committed(const IncomingObject& object, bool session_up) {
+  failures_.erase(object.id);
+  remember_done(object.id);
+  out_.counters().objects_received++;
+  out_.emit(LinkEventKind::object_received, "received " + object_name(object), object.id);
+  // Without a session the sender offers again on the next one and hears DUPLICATE.
+  if (session_up) out_.send_sealed(FrameType::done, object.id, 0, {});
+}
+
+void Receiver::complete_failed(const IncomingObject& object, const std::string& why, bool session_up) {
   int& failures = failures_[object.id];
   if (failures == 0) {
     failures_order_.push_back(object.id);
@@ -241,18 +304,25 @@ void Receiver::complete(Incoming& in) {
   ++failures;
   if (failures >= kMaxCompleteFailures) {
     const std::string text = "could not complete " + object_name(object) + " after " + std::to_string(failures) +
-                             " attempts: " + st.error().message;
+                             " attempts: " + why;
     failures_.erase(object.id);
     out_.counters().objects_rejected++;
     out_.emit(LinkEventKind::object_rejected, text, object.id);
-    out_.send_sealed(FrameType::reject, object.id, 0, encode(ReasonBody{reject_code::complete_failed, text}));
+    if (session_up) {
+      out_.send_sealed(FrameType::reject, object.id, 0, encode(ReasonBody{reject_code::complete_failed, text}));
+    } else if (rejects_owed_.size() < kRecentDone) {
+      // Beyond the bound the sender merely gets more attempts.
+      rejects_owed_.emplace(object.id, text);
+    }
     return;
   }
   out_.emit(LinkEventKind::object_restarted,
-            "could not complete " + object_name(object) + " (attempt " + std::to_string(failures) +
-                "): " + st.error().message + "; restarting it from offset 0",
+            "could not complete " + object_name(object) + " (attempt " + std::to_string(failures) + "): " + why +
+                "; restarting it from offset 0",
             object.id);
-  out_.send_sealed(FrameType::restart, object.id, 0, {});
+  // Without a session the sender offers again on the next one, and the sink,
+  // having discarded the object, accepts it from 0.
+  if (session_up) out_.send_sealed(FrameType::restart, object.id, 0, {});
 }
 
 void Receiver::ack(Incoming& in) {

@@ -71,6 +71,9 @@ void Sender::on_link_down() {
 void Sender::admit() {
   if (source_ == nullptr) return;
   while (objects_.size() < params_.max_objects_in_flight) {
+    std::uint64_t unacknowledged = 0;
+    for (const auto& o : objects_) unacknowledged += o->object.size - o->acked;
+    if (!objects_.empty() && unacknowledged >= params_.max_bytes_in_flight) return;
     std::optional<OutgoingObject> next = source_->next();
     if (!next) return;
     const OutgoingObject& obj = *next;

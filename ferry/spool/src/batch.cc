@@ -59,11 +59,12 @@ std::vector<Result<ObjectRecord>> Spool::create_batch(const std::vector<NewObjec
       continue;
     }
     const std::string tmp_data = impl_->tmp_data_path(record.id);
-    Fd data(::open(tmp_data.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!data.valid()) {
-      out.emplace_back(io_error(tmp_data, errno));
+    Result<Fd> opened = impl_->open_tmp(tmp_data);
+    if (!opened.ok()) {
+      out.emplace_back(opened.error());
       continue;
     }
+    Fd data = std::move(*opened);
     Result<internal::Digested> copied = internal::Digested{};
     if (o.source_fd >= 0) {
       copied = internal::copy_and_hash(o.source_fd, data.get(), "source of " + record.id.hex(), tmp_data);
@@ -72,6 +73,7 @@ std::vector<Result<ObjectRecord>> Spool::create_batch(const std::vector<NewObjec
     } else {
       copied = s.error();
     }
+    if (copied.ok() && ::ftruncate(data.get(), static_cast<off_t>(copied->size)) != 0) copied = io_error(tmp_data, errno);
     if (!copied.ok()) {
       ::unlink(tmp_data.c_str());
       out.emplace_back(copied.error());
@@ -216,8 +218,7 @@ std::vector<Result<ObjectRecord>> Spool::move_batch(const std::vector<Move>& mov
   // Phase 3: the old records go; no barrier (recovery rule 1).
   for (std::size_t i : moved) {
     const Move& m = moves[i];
-    const std::string from_rec = impl_->record_path(m.id, m.from);
-    if (::unlink(from_rec.c_str()) != 0 && errno != ENOENT) out[i] = io_error(from_rec, errno);
+    impl_->recycle(impl_->record_path(m.id, m.from));
   }
   return out;
 }
@@ -268,10 +269,12 @@ std::vector<Result<ObjectRecord>> Spool::update_batch(State state, const std::ve
 
 Status Spool::forget(const ObjectId& id, State state) {
   const std::string rec = impl_->record_path(id, state);
-  if (::unlink(rec.c_str()) != 0) return io_error(rec, errno);
+  struct stat st;
+  if (::lstat(rec.c_str(), &st) != 0) return io_error(rec, errno);
+  // The record first: once it is gone the object is, whatever the data does.
+  impl_->recycle(rec);
   if (state == State::partial) impl_->partials.erase(id);
-  const std::string data = impl_->data_path(id, state);
-  if (::unlink(data.c_str()) != 0 && errno != ENOENT) return io_error(data, errno);
+  impl_->recycle(impl_->data_path(id, state));
   return {};
 }
 

@@ -21,6 +21,8 @@ using internal::io_error;
 
 namespace {
 
+constexpr std::size_t kMaxSpareClaims = 256;
+
 std::string claim_name(const ObjectId& id) { return std::string(kClaimPrefix) + id.hex(); }
 
 std::optional<ObjectId> claim_id(std::string_view name) {
@@ -102,12 +104,13 @@ Result<ObjectRecord> SourceScanner::take(const Candidate& candidate, Spool& spoo
   return record;
 }
 
-std::vector<Result<ObjectRecord>> SourceScanner::take_batch(const std::vector<Candidate>& candidates, Spool& spool) {
+std::vector<Result<ObjectRecord>> SourceScanner::take_batch(const std::vector<Candidate>& candidates, Spool& spool,
+                                                            const Classify& classify) {
   struct Claimed {
     std::size_t index;
     ObjectId id;
     Fd parent, claim, in;
-    std::string claim_dir, base, where;
+    std::string claim_dir, base, where, dir_part;
   };
   std::vector<Result<ObjectRecord>> out(candidates.size(), make_error(Errc::io, "not taken"));
   std::vector<Claimed> claimed;
@@ -138,8 +141,12 @@ std::vector<Result<ObjectRecord>> SourceScanner::take_batch(const std::vector<Ca
       continue;
     }
     Claimed c{i, *id, std::move(*parent), {}, {}, claim_name(*id),
-              slash == std::string::npos ? rel : rel.substr(slash + 1), where};
-    if (::mkdirat(c.parent.get(), c.claim_dir.c_str(), 0700) != 0) {
+              slash == std::string::npos ? rel : rel.substr(slash + 1), where, dir_part};
+    bool made = false;
+    for (std::vector<std::string>& spares = spare_claims_[dir_part]; !made && !spares.empty(); spares.pop_back()) {
+      made = ::renameat(c.parent.get(), spares.back().c_str(), c.parent.get(), c.claim_dir.c_str()) == 0;
+    }
+    if (!made && ::mkdirat(c.parent.get(), c.claim_dir.c_str(), 0700) != 0) {
       out[i] = io_error(where, errno);
       continue;
     }
@@ -190,6 +197,8 @@ std::vector<Result<ObjectRecord>> SourceScanner::take_batch(const std::vector<Ca
     }
     Spool::NewObject o;
     o.record = ingest_record(c.id, channel_, candidate.relative_path, o.state);
+    o.record.size = candidate.size;
+    if (classify && o.state == State::incoming) classify(o.record, o.state);
     o.source_fd = c.in.get();
     objects.push_back(std::move(o));
     in_batch.push_back(&c);
@@ -205,9 +214,23 @@ std::vector<Result<ObjectRecord>> SourceScanner::take_batch(const std::vector<Ca
       continue;
     }
     out[c.index] = std::move(created[k]);
-    if (::unlinkat(c.claim.get(), c.base.c_str(), 0) == 0) ::unlinkat(c.parent.get(), c.claim_dir.c_str(), AT_REMOVEDIR);
+    if (::unlinkat(c.claim.get(), c.base.c_str(), 0) != 0) continue;  // recover_claims finishes it
+    std::vector<std::string>& spares = spare_claims_[c.dir_part];
+    if (spares.size() < kMaxSpareClaims) {
+      spares.push_back(c.claim_dir);
+    } else {
+      ::unlinkat(c.parent.get(), c.claim_dir.c_str(), AT_REMOVEDIR);
+    }
   }
   return out;
+}
+
+void SourceScanner::tidy() {
+  for (auto& [dir_part, spares] : spare_claims_) {
+    const std::string dir = dir_part.empty() ? source_dir_ : source_dir_ + "/" + dir_part;
+    for (const std::string& name : spares) ::rmdir((dir + "/" + name).c_str());
+  }
+  spare_claims_.clear();
 }
 
 Result<ClaimRecovery> SourceScanner::recover_claims(Spool& spool) {

@@ -201,13 +201,12 @@ std::vector<Result<Delivery>> deliver_batch(Spool& spool, const std::vector<Deli
   std::vector<Result<Delivery>> out;
   out.reserve(requests.size());
   std::vector<Pending> pending;
-  std::vector<Spool::Update> updates;
   std::set<std::string> chosen;  // where + name, so two objects of the batch never pick one name
   // A spool copy that fails to go is harmless: the object comes back in
   // received/ or done/ at the next start, and is found delivered.
   auto leave = [&](const ObjectId& id, State state) { (void)spool.forget(id, state); };
 
-  // Steps 1-4 for each object, the record updates left for one batch.
+  // Steps 1-3 for each object, and the choice of its name.
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const ObjectId& id = requests[i].id;
     const std::string& deliver_dir = requests[i].deliver_dir;
@@ -227,7 +226,7 @@ std::vector<Result<Delivery>> deliver_batch(Spool& spool, const std::vector<Deli
     const std::string prefix = dir_part.empty() ? "" : dir_part + "/";
     const std::string where = deliver_dir + "/" + prefix;
     if (record->delivered_name) {
-      // Left from before a crash: deliver() knows how to finish it.
+      // deliver() began this one (it records the name): it finishes it.
       out.emplace_back(deliver(spool, id, deliver_dir));
       if (out.back().ok()) leave(id, State::done);
       continue;
@@ -238,16 +237,51 @@ std::vector<Result<Delivery>> deliver_batch(Spool& spool, const std::vector<Deli
       out.emplace_back(dir.error());
       continue;
     }
+    const std::string received_path = spool.data_path(id, State::received);
+    struct stat data;
+    if (::lstat(received_path.c_str(), &data) != 0) {
+      out.emplace_back(io_error(received_path, errno));
+      continue;
+    }
+    // Delivered before a crash cut the object's removal short? Then one of
+    // its names is a hard link to this very data file; that identity, not a
+    // recorded name, is the proof, so a batch needs no record update.
+    const std::array<std::string, 4> candidates = {base, suffixed_name(base, id, 8), suffixed_name(base, id, 16),
+                                                   suffixed_name(base, id, 32)};
+    std::string found, name;
+    for (const std::string& candidate : candidates) {
+      struct stat st;
+      if (::fstatat(dir->get(), candidate.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (st.st_dev == data.st_dev && st.st_ino == data.st_ino) {
+          found = candidate;
+          break;
+        }
+      } else if (errno == ENOENT && name.empty() && !chosen.contains(where + candidate)) {
+        name = candidate;
+      }
+    }
+    if (!found.empty()) {
+      if (Status s = internal::fsync_fd(dir->get(), where); !s.ok()) {
+        out.emplace_back(s.error());
+        continue;
+      }
+      leave(id, State::received);
+      out.emplace_back(Delivery{deliver_dir + "/" + prefix + found, prefix + found, found != base, true});
+      continue;
+    }
+    if (name.empty()) {
+      out.emplace_back(make_error(Errc::exhausted, where + base + ": the name and all its suffixed forms are taken"));
+      continue;
+    }
     const std::string tmp = std::string(kReservedPrefix) + "deliver." + id.hex() + ".tmp";
     if (::unlinkat(dir->get(), tmp.c_str(), 0) != 0 && errno != ENOENT) {
       out.emplace_back(io_error(where + tmp, errno));
       continue;
     }
-    const std::string received_path = spool.data_path(id, State::received);
     if (::linkat(AT_FDCWD, received_path.c_str(), dir->get(), tmp.c_str(), 0) != 0 ||
         ::fchmodat(dir->get(), tmp.c_str(), kDeliveredFileMode, 0) != 0) {
       // No hard link here (another file system, or links not allowed):
-      // deliver() copies.
+      // deliver() copies, recording the name it chose.
       ::unlinkat(dir->get(), tmp.c_str(), 0);
       out.emplace_back(deliver(spool, id, deliver_dir));
       if (out.back().ok()) leave(id, State::done);
@@ -261,38 +295,17 @@ std::vector<Result<Delivery>> deliver_batch(Spool& spool, const std::vector<Deli
           make_error(Errc::verify_failed, received_path + ": does not match its record's size and SM3; not delivered"));
       continue;
     }
-    std::string name;
-    for (const std::string& candidate : {base, suffixed_name(base, id, 8), suffixed_name(base, id, 16),
-                                         suffixed_name(base, id, 32)}) {
-      if (!name_taken(dir->get(), candidate) && !chosen.contains(where + candidate)) {
-        name = candidate;
-        break;
-      }
-    }
-    if (name.empty()) {
-      ::unlinkat(dir->get(), tmp.c_str(), 0);
-      out.emplace_back(make_error(Errc::exhausted, where + base + ": the name and all its suffixed forms are taken"));
-      continue;
-    }
     chosen.insert(where + name);
-    updates.push_back({id, [delivered = prefix + name](ObjectRecord& r) { r.delivered_name = delivered; }});
     pending.push_back({i, std::move(*dir), where, prefix, tmp, name, base});
     out.emplace_back(Delivery{});
   }
 
-  // Step 4's records, committed together.
-  std::vector<Result<ObjectRecord>> updated = spool.update_batch(State::received, updates);
   // Step 5: the renames, one barrier over their directories.
   fs::SyncBarrier barrier;
   std::vector<std::size_t> renamed;
   for (std::size_t k = 0; k < pending.size(); ++k) {
     Pending& p = pending[k];
     const ObjectId& id = requests[p.index].id;
-    if (!updated[k].ok()) {
-      ::unlinkat(p.dir.get(), p.tmp.c_str(), 0);
-      out[p.index] = updated[k].error();
-      continue;
-    }
     const int err = internal::rename_noreplace(p.dir.get(), p.tmp, p.dir.get(), p.name);
     if (err != 0) {
       ::unlinkat(p.dir.get(), p.tmp.c_str(), 0);
@@ -305,14 +318,14 @@ std::vector<Result<Delivery>> deliver_batch(Spool& spool, const std::vector<Deli
       }
       continue;
     }
-    barrier.directory(p.where.empty() ? "." : p.where);
+    barrier.directory(p.where);
     out[p.index] = Delivery{requests[p.index].deliver_dir + "/" + p.prefix + p.name, p.prefix + p.name,
                             p.name != p.base, false};
     renamed.push_back(k);
   }
   if (Status s = barrier.commit(); !s.ok()) {
-    // In place, but not known durable: the objects stay in received/ and a
-    // later deliver() finds them under their recorded names.
+    // In place, but not known durable: the objects stay in received/, and a
+    // later attempt finds them by their data's inode.
     for (std::size_t k : renamed) out[pending[k].index] = s.error();
     return out;
   }

@@ -42,13 +42,44 @@ std::optional<ObjectId> id_of_name(std::string_view name, std::string_view suffi
   return ObjectId::parse(name.substr(0, ObjectId::kHexSize));
 }
 
-Result<std::string> Spool::Impl::write_record_tmp(const ObjectRecord& record, fs::SyncBarrier* defer) const {
+Result<Fd> Spool::Impl::open_tmp(const std::string& path) {
+  while (!spares.empty()) {
+    const std::string spare = std::move(spares.back());
+    spares.pop_back();
+    if (::rename(spare.c_str(), path.c_str()) != 0) continue;
+    // Not O_TRUNC: the caller overwrites from offset 0 and cuts the file to
+    // what it wrote, so a same-sized rewrite frees and allocates no blocks
+    // (which on a file system mounted with `discard` costs a device trim).
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.valid()) return fd;
+    ::unlink(path.c_str());
+  }
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return io_error(path, errno);
+  return fd;
+}
+
+void Spool::Impl::recycle(const std::string& path) {
+  struct stat st;
+  if (spares.size() < kMaxSpares && ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+    const std::string spare = tmp_dir() + "/spare." + std::to_string(spare_serial++);
+    if (::rename(path.c_str(), spare.c_str()) == 0) {
+      spares.push_back(spare);
+      return;
+    }
+  }
+  ::unlink(path.c_str());
+}
+
+Result<std::string> Spool::Impl::write_record_tmp(const ObjectRecord& record, fs::SyncBarrier* defer) {
   Result<std::string> text = encode_record(record);
   if (!text.ok()) return text.error();
   const std::string path = tmp_record_path(record.id);
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) return io_error(path, errno);
+  Result<Fd> opened = open_tmp(path);
+  if (!opened.ok()) return opened.error();
+  Fd fd = std::move(*opened);
   Status s = internal::write_all(fd.get(), crypto::as_bytes(*text), path);
+  if (s.ok() && ::ftruncate(fd.get(), static_cast<off_t>(text->size())) != 0) s = io_error(path, errno);
   if (s.ok() && defer == nullptr) s = internal::fsync_fd(fd.get(), path);
   if (!s.ok()) {
     ::unlink(path.c_str());

@@ -169,8 +169,37 @@ class FakeSink : public ObjectSink {
     p.insert(p.end(), data.begin(), data.end());
     return {};
   }
-  crypto::Status complete(const ObjectId& id, std::uint64_t total, const crypto::Sm3Digest& sm3) override {
+  CompleteAnswer complete(const ObjectId& id, std::uint64_t total, const crypto::Sm3Digest& sm3) override {
     completes++;
+    if (defer_completes) {
+      if (deferred.contains(id)) completed_while_pending++;
+      deferred.emplace(id, Deferred{total, sm3, next_deferral++});
+      return CompleteAnswer::pending();
+    }
+    crypto::Status st = commit(id, total, sm3);
+    return st.ok() ? CompleteAnswer::committed() : CompleteAnswer::failed(st.error().message);
+  }
+
+  // Group commit, as ferryd would do it: what complete() answered pending
+  // for is committed here, and the outcome goes to LinkEngine::completed.
+  crypto::Status commit_deferred(const ObjectId& id) {
+    auto it = deferred.find(id);
+    if (it == deferred.end()) throw std::logic_error("no deferred completion for " + id.hex());
+    const Deferred d = it->second;
+    deferred.erase(it);
+    return commit(id, d.total, d.sm3);
+  }
+  // The deferred ids in the order complete() was called for them.
+  std::vector<ObjectId> deferred_in_order() const {
+    std::vector<std::pair<std::uint64_t, ObjectId>> v;
+    for (const auto& [id, d] : deferred) v.emplace_back(d.order, id);
+    std::sort(v.begin(), v.end());
+    std::vector<ObjectId> ids;
+    for (const auto& [order, id] : v) ids.push_back(id);
+    return ids;
+  }
+
+  crypto::Status commit(const ObjectId& id, std::uint64_t total, const crypto::Sm3Digest& sm3) {
     Bytes p = std::move(partial[id]);
     partial.erase(id);
     if (fail_complete_times[id] > 0) {
@@ -184,7 +213,17 @@ class FakeSink : public ObjectSink {
     return {};
   }
 
+  struct Deferred {
+    std::uint64_t total = 0;
+    crypto::Sm3Digest sm3{};
+    std::uint64_t order = 0;
+  };
+
   bool busy = false;
+  bool defer_completes = false;  // complete() answers pending; see commit_deferred
+  std::map<ObjectId, Deferred> deferred;
+  std::uint64_t next_deferral = 0;
+  int completed_while_pending = 0;  // complete() again for an id still pending: a contract violation
   std::optional<std::string> reject_channel;
   std::map<ObjectId, int> fail_complete_times;
   std::optional<std::size_t> fail_writes_after;
@@ -352,6 +391,8 @@ struct Endpoint {
     return out;
   }
   LinkStatus status() const { return engine->status(); }
+  // The sink commits a deferred object and tells the engine, from outside its calls.
+  void commit_deferred(const ObjectId& id, TimePoint now) { engine->completed(id, sink.commit_deferred(id), now); }
 };
 
 // Two engines, one per side, over a SimLink, on a simulated clock.

@@ -35,12 +35,12 @@ class MemorySink : public ObjectSink {
     data_.insert(data_.end(), d.begin(), d.end());
     return {};
   }
-  crypto::Status complete(const ObjectId&, std::uint64_t total, const crypto::Sm3Digest&) override {
+  CompleteAnswer complete(const ObjectId&, std::uint64_t total, const crypto::Sm3Digest&) override {
     if (total != data_.size() || std::memcmp(data_.data(), expected_.data(), data_.size()) != 0) {
-      return crypto::make_error(crypto::Errc::verify_failed, "content differs");
+      return CompleteAnswer::failed("content differs");
     }
     completed = true;
-    return {};
+    return CompleteAnswer::committed();
   }
   bool completed = false;
 
