@@ -141,6 +141,10 @@ class LinkEngine {
   // Our policy was reloaded: tell the peer (KEEPALIVE carries the serial).
   void set_policy_serial(std::uint64_t serial, TimePoint now);
 
+  // DATA is waiting that the window allows but the last call did not send
+  // (each call sends a bounded amount): call tick() again once the
+  // transport has had its turn, without waiting for next_deadline().
+  bool has_more_to_send() const;
   // The earliest time tick() has something to do; nullopt when down.
   std::optional<TimePoint> next_deadline() const;
   LinkStatus status() const;

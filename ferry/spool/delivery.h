@@ -63,6 +63,11 @@ crypto::Result<Delivery> deliver(Spool& spool, const ObjectId& id, const std::st
 struct DeliveryRequest {
   ObjectId id;
   std::string deliver_dir;
+  // This process committed the object moments ago from bytes it hashed as
+  // they were written (complete_partial, create_batch): the read-back that
+  // guards against a changed or damaged spool file is skipped. False for
+  // objects found in the spool at start-up.
+  bool verified_now = false;
 };
 std::vector<crypto::Result<Delivery>> deliver_batch(Spool& spool, const std::vector<DeliveryRequest>& requests);
 

@@ -145,10 +145,18 @@ class UnixTransport final : public FrameTransport {
     std::size_t have = 0;  // bytes of `in` holding data not yet handed on
   };
   static constexpr std::size_t kReadBuffer = 256 * 1024;
+  static constexpr int kSocketBuffer = 4 * 1024 * 1024;
   // Frames written with one gathered write, at most.
   static constexpr std::size_t kWriteBatch = 64;
 
   void adopt(stream::socket socket) {
+    // A kernel buffer that holds a link window's worth of frames (32 of at
+    // most 64 KiB), so the peer always finds the next frames ready while this
+    // side seals more; the default (about 200 KiB) holds three. Capped by
+    // net.core.wmem_max; a refusal only costs throughput.
+    boost::system::error_code ignored;
+    socket.set_option(asio::socket_base::send_buffer_size(kSocketBuffer), ignored);
+    socket.set_option(asio::socket_base::receive_buffer_size(kSocketBuffer), ignored);
     socket_ = std::make_shared<Conn>(std::move(socket), options_.max_frame);
     ++generation_;
     ++stats_.connects;

@@ -50,6 +50,9 @@ constexpr crypto::KeyIndex kIdentityKey{1};
 // enough that a turn stays short and the link keeps moving.
 constexpr std::size_t kBatch = 64;
 constexpr std::uint64_t kBatchBytes = std::uint64_t{64} << 20;
+// Ingest stays this far ahead of the link (see enough_queued()).
+constexpr std::size_t kQueueAheadObjects = 256;
+constexpr std::uint64_t kQueueAheadBytes = std::uint64_t{128} << 20;
 // Objects up to this size are received into memory and committed in batches;
 // larger ones are written to a partial file as they arrive (and resume after
 // a restart). At most Receiver::kMaxIncoming transfers run at once, so this
@@ -169,7 +172,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       if (!list.ok()) return list.error();
       for (const spool::ObjectRecord& r : *list) {
         count(r.channel, st, r.size, +1);
-        if (st == State::outgoing) outgoing_.push_back(r.id);
+        if (st == State::outgoing) queue_outgoing(r);
         if (st == State::received) to_deliver_.push_back(r.id);
         if (st == State::incoming) to_inspect_.push_back(r.id);
       }
@@ -256,8 +259,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
 
   std::optional<link::OutgoingObject> next() override {
     while (!outgoing_.empty()) {
-      spool::ObjectId id = outgoing_.front();
+      const auto [id, bytes] = outgoing_.front();
       outgoing_.pop_front();
+      outgoing_bytes_ -= bytes;
       Result<spool::ObjectRecord> r = spool_->read(id, State::outgoing);
       if (!r.ok()) continue;  // gone meanwhile (e.g. quarantined by a reload)
       std::string path = spool_->data_path(id, State::outgoing);
@@ -470,6 +474,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
              .with("sm3", crypto::to_hex(r->sm3))
              .with("peer_serial", r->peer_serial ? std::to_string(*r->peer_serial) : ""));
     to_deliver_.push_back(id);
+    verified_now_.insert(id);
     post_delivery();
     sync_audit();  // the record is durable before the engine acknowledges
     return link::CompleteAnswer::committed();
@@ -516,6 +521,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       }
       count(rec.channel, State::received, rec.size, +1);
       to_deliver_.push_back(ids[k]);
+      verified_now_.insert(ids[k]);
       if (!remembered.ok()) {
         // In received/ but its id not durable: not acknowledged. The sender
         // offers it again, and offer() finds it there (DUPLICATE).
@@ -668,6 +674,10 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   void scan_sources() {
+    if (enough_queued()) {
+      schedule_scan(std::chrono::milliseconds(10));
+      return;
+    }
     const std::int64_t now = spool_->now_ms();
     bool waiting = false;
     bool more = false;
@@ -691,6 +701,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         batch.push_back(std::move(sc.pending.front()));
         sc.pending.pop_front();
       }
+      if (!batch.empty()) last_activity_ = std::chrono::steady_clock::now();
       std::vector<Result<spool::ObjectRecord>> taken =
           sc.scanner->take_batch(batch, *spool_, [this](spool::ObjectRecord& r, State& st) { classify(r, st); });
       for (std::size_t k = 0; k < batch.size(); ++k) {
@@ -761,12 +772,26 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                .with("path", r.path)
                .with("stages", "channel,name,size")
                .with("policy_serial", std::to_string(policy_->serial)));
-      outgoing_.push_back(r.id);
+      queue_outgoing(r);
       kick_engine();
       return;
     }
     to_inspect_.push_back(r.id);
     post_inspect();
+  }
+
+  void queue_outgoing(const spool::ObjectRecord& r) {
+    outgoing_.emplace_back(r.id, r.size);
+    outgoing_bytes_ += r.size;
+  }
+
+  // While the link is up and enough is queued ahead of it, taking more files
+  // waits: the loop is the link's too, and a turn spent copying files the
+  // link could not send for a while anyway is a turn the peer waits. The
+  // files wait safely where they are; the queue is topped up as it drains.
+  bool enough_queued() const {
+    return engine_->status().state == link::LinkState::up &&
+           (outgoing_.size() >= kQueueAheadObjects || outgoing_bytes_ >= kQueueAheadBytes);
   }
 
   void post_inspect() {
@@ -828,7 +853,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                .with("path", r.path)
                .with("stages", "channel,name,size")
                .with("policy_serial", std::to_string(policy_->serial)));
-      outgoing_.push_back(r.id);
+      queue_outgoing(r);
       queued = true;
     }
     if (queued) kick_engine();
@@ -853,7 +878,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         error_event("object.undeliverable", id.hex() + ": channel '" + r->channel + "' has no deliver directory");
         continue;  // stays in received; a config change and restart deliver it
       }
-      requests.push_back({id, b->target});
+      requests.push_back({id, b->target, verified_now_.erase(id) > 0});
       records.push_back(std::move(*r));
     }
     if (requests.empty()) return;
@@ -997,6 +1022,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     const auto now = link::Clock::now();
     engine_->tick(now);
     if (stopping_) return;
+    if (engine_->has_more_to_send()) kick_engine();
     auto delay = std::chrono::milliseconds(100);
     if (std::optional<link::TimePoint> next = engine_->next_deadline()) {
       delay = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(*next - now),
@@ -1181,7 +1207,13 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   std::vector<SourceChannel> sources_;
   std::unique_ptr<link::LinkEngine> engine_;
   std::unique_ptr<hw::FrameTransport> transport_;
-  std::deque<spool::ObjectId> outgoing_, to_inspect_, to_deliver_;
+  std::deque<spool::ObjectId> to_inspect_, to_deliver_;
+  // Accepted objects the engine has not taken yet, with their sizes.
+  std::deque<std::pair<spool::ObjectId, std::uint64_t>> outgoing_;
+  std::uint64_t outgoing_bytes_ = 0;
+  // Received objects this process hashed as it wrote them (no read-back at
+  // delivery, see spool::DeliveryRequest).
+  std::unordered_set<spool::ObjectId> verified_now_;
   // Objects the engine took: their open data file and their record.
   struct Sending {
     int fd;

@@ -590,6 +590,10 @@ std::optional<TimePoint> LinkEngine::next_deadline() const {
   return earliest;
 }
 
+bool LinkEngine::has_more_to_send() const {
+  return impl_->state == LinkState::up && impl_->sender.more_to_send();
+}
+
 LinkStatus LinkEngine::status() const {
   const Impl& m = *impl_;
   LinkStatus s;

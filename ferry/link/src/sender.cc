@@ -144,6 +144,13 @@ void Sender::pump(TimePoint now) {
   }
   // One chunk per object per round, so that small objects do not wait behind large ones.
   const std::uint64_t window_bytes = static_cast<std::uint64_t>(params_.window) * params_.chunk_size;
+  // At most kChunksPerPump DATA frames per call: sealing a whole window at
+  // once would hold the caller's loop (and so the frames already sealed, and
+  // the peer's ACKs) for tens of milliseconds, and the two sides would take
+  // turns instead of working at once. more_to_send() tells the caller to call
+  // again after it has let its I/O run.
+  std::size_t budget = kChunksPerPump;
+  more_to_send_ = false;
   bool sent = true;
   while (sent) {
     sent = false;
@@ -151,7 +158,12 @@ void Sender::pump(TimePoint now) {
       Outgoing& o = *op;
       if (o.failed || o.phase != Outgoing::Phase::sending) continue;
       if (o.next < o.object.size && o.next - o.acked < window_bytes) {
+        if (budget == 0) {
+          more_to_send_ = true;
+          continue;
+        }
         if (!send_chunk(o, o.next)) continue;
+        --budget;
         o.next += std::min<std::uint64_t>(params_.chunk_size, o.object.size - o.next);
         o.highest = std::max(o.highest, o.next);
         sent = true;

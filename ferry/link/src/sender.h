@@ -36,6 +36,9 @@ class Sender {
 
   std::optional<TimePoint> next_deadline() const;
   std::size_t in_flight() const { return objects_.size(); }
+  // The last pump() stopped at its budget with DATA still allowed by the window.
+  bool more_to_send() const { return more_to_send_; }
+  static constexpr std::size_t kChunksPerPump = 8;
 
  private:
   struct Outgoing;
@@ -52,6 +55,7 @@ class Sender {
   FrameOut& out_;
   std::vector<std::unique_ptr<Outgoing>> objects_;  // in the order they were taken
   Bytes chunk_;
+  bool more_to_send_ = false;
 };
 
 }  // namespace ferry::link

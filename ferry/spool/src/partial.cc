@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include "ferry/spool/spool.h"
 #include "ferry/spool/src/spool_impl.h"
@@ -30,6 +31,25 @@ crypto::Error metadata_mismatch(const ObjectId& id) {
 
 }  // namespace
 
+namespace {
+
+Status hash_prefix(PartialFile& p, const std::string& path) {
+  std::vector<std::uint8_t> buf(1 << 20);
+  std::uint64_t at = 0;
+  while (at < p.size) {
+    const ssize_t n = ::pread(p.fd.get(), buf.data(), std::min<std::uint64_t>(buf.size(), p.size - at),
+                              static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return io_error(path, errno);
+    if (n == 0) return make_error(Errc::io, path + ": shorter than its size");
+    p.sm3.update(ByteView(buf.data(), static_cast<std::size_t>(n)));
+    at += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<PartialFile*> Spool::Impl::partial(const ObjectId& id) {
   if (auto it = partials.find(id); it != partials.end()) return &it->second;
   Result<ObjectRecord> record = read_record(id, State::partial);
@@ -48,6 +68,10 @@ Result<PartialFile*> Spool::Impl::partial(const ObjectId& id) {
   if (p.size > p.record.size) {
     return make_error(Errc::bad_format, path + ": holds more bytes than the record declares");
   }
+  // Resuming: what is already there is hashed once, so that the hash runs on
+  // with the new bytes.
+  if (Status s = hash_prefix(p, path); !s.ok()) return s.error();
+  p.writeback_from = p.size;
   return &partials.emplace(id, std::move(p)).first->second;
 }
 
@@ -117,7 +141,19 @@ Status Spool::write_partial(const ObjectId& id, std::uint64_t offset, ByteView b
   if (Status s = internal::pwrite_all(p.fd.get(), bytes, offset, impl_->data_path(id, State::partial)); !s.ok()) {
     return s;
   }
+  if (offset == p.size) {
+    p.sm3.update(bytes);
+  } else {
+    p.hashed_ok = false;  // rewrote bytes already hashed: complete_partial reads the file
+  }
   p.size = std::max(p.size, offset + bytes.size());
+  if (p.size - p.writeback_from >= internal::kWritebackStride) {
+    // Start writing back what is complete; no wait (the fsync in
+    // complete_partial is what makes it durable).
+    ::sync_file_range(p.fd.get(), static_cast<off_t>(p.writeback_from), static_cast<off_t>(p.size - p.writeback_from),
+                      SYNC_FILE_RANGE_WRITE);
+    p.writeback_from = p.size;
+  }
   return {};
 }
 
@@ -127,8 +163,14 @@ Result<ObjectRecord> Spool::complete_partial(const ObjectId& id, std::uint64_t s
   PartialFile& p = **found;
   const std::string path = impl_->data_path(id, State::partial);
   if (Status s = internal::fsync_fd(p.fd.get(), path); !s.ok()) return s.error();
-  Result<internal::Digested> have = internal::hash_file(p.fd.get(), path);
-  if (!have.ok()) return have.error();
+  Result<internal::Digested> have = internal::Digested{p.size, {}};
+  if (p.hashed_ok) {
+    have->sm3 = p.sm3.finish();
+    p.hashed_ok = false;  // finish() reset it: a retry reads the file
+  } else {
+    have = internal::hash_file(p.fd.get(), path);
+    if (!have.ok()) return have.error();
+  }
   if (have->size != size || size != p.record.size || !crypto::equal_constant_time(have->sm3, sm3)) {
     return make_error(Errc::verify_failed, "partial object " + id.hex() + ": have " + std::to_string(have->size) +
                                                " bytes with SM3 " + crypto::to_hex(have->sm3) + ", expected " +

@@ -25,6 +25,10 @@ using Fd = fs::Fd;
 
 crypto::Error io_error(const std::string& what, int err);
 
+// Large files being written start their writeback every this many bytes
+// (sync_file_range, no wait), so the fsync that makes them durable is short.
+inline constexpr std::uint64_t kWritebackStride = std::uint64_t{8} << 20;
+
 Status write_all(int fd, ByteView data, const std::string& what);
 Status pwrite_all(int fd, ByteView data, std::uint64_t offset, const std::string& what);
 Status fsync_fd(int fd, const std::string& what);

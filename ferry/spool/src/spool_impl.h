@@ -16,6 +16,14 @@ struct PartialFile {
   internal::Fd fd;
   ObjectRecord record;
   std::uint64_t size = 0;  // bytes written so far (no gaps)
+  // SM3 of [0, size) as written, so that completing a large object costs no
+  // second read of it. A rewrite of bytes already there (a retransmission)
+  // could differ from what was hashed: then hashed_ok is false and
+  // complete_partial reads the file.
+  crypto::Sm3 sm3;
+  bool hashed_ok = true;
+  // Writeback is started every internal::kWritebackStride bytes.
+  std::uint64_t writeback_from = 0;
 };
 
 struct Spool::Impl {
