@@ -30,7 +30,7 @@ struct LinkParams {
   // fsync for many); max_bytes_in_flight keeps large ones to one or two at a
   // time: a new object is taken only while the bytes still to be
   // acknowledged of those in flight are below it.
-  std::size_t max_objects_in_flight = 128;
+  std::size_t max_objects_in_flight = 512;
   std::uint64_t max_bytes_in_flight = std::uint64_t{8} << 20;
   // The initiator rekeys after this many bytes sealed and opened under one
   // session, or after rekey_interval (local to the initiator).

@@ -53,11 +53,11 @@ constexpr std::uint64_t kBatchBytes = std::uint64_t{64} << 20;
 // Ingest stays this far ahead of the link (see enough_queued()).
 constexpr std::size_t kQueueAheadObjects = 256;
 constexpr std::uint64_t kQueueAheadBytes = std::uint64_t{128} << 20;
-// Objects up to this size are received into memory and committed in batches;
-// larger ones are written to a partial file as they arrive (and resume after
-// a restart). At most Receiver::kMaxIncoming transfers run at once, so this
-// bounds the memory held to 256 x 1 MiB.
+// Objects up to this size are received into memory and committed in batches,
+// while the objects held so add up to at most kInMemoryTotal; the others are
+// written to a partial file as they arrive (and resume after a restart).
 constexpr std::uint64_t kInMemoryMax = std::uint64_t{1} << 20;
+constexpr std::uint64_t kInMemoryTotal = std::uint64_t{64} << 20;
 // How long the receiving side remembers a delivered object id. A sender
 // offers an object again only while it still holds it (until DONE), so this
 // must outlast the longest outage between the sides; 90 days is generous.
@@ -352,6 +352,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     if (auto m = in_memory_.find(id); m != in_memory_.end()) {
       // Offered again (the sender reconnected): nothing of it is durable.
       count(m->second.record.channel, State::partial, m->second.record.size, -1);
+      in_memory_bytes_ -= m->second.record.size;
       in_memory_.erase(m);
     }
     Result<std::optional<State>> where = spool_->find(id);
@@ -398,7 +399,8 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     rec.sm3 = in.sm3;
     rec.verdict = "receiving";
     rec.peer_serial = in.sender_policy_serial;
-    if (in.size <= kInMemoryMax) {
+    if (in.size <= kInMemoryMax && in_memory_bytes_ + in.size <= kInMemoryTotal) {
+      in_memory_bytes_ += in.size;
       // Small objects are received into memory and committed straight into
       // received/ with many others (commit_received): no partial file.
       in_memory_[id] = InMemory{std::move(rec), {}};
@@ -438,6 +440,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         count(m->second.record.channel, State::partial, m->second.record.size, -1);
         const std::string why = id.hex() + ": have " + std::to_string(b.size()) +
                                 " bytes that do not match the offered size and SM3";
+        in_memory_bytes_ -= m->second.record.size;
         in_memory_.erase(m);
         error_event("object.verify_failed", why);
         return link::CompleteAnswer::failed(why);
@@ -513,6 +516,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     std::vector<std::pair<spool::ObjectId, Status>> outcomes;
     for (std::size_t k = 0; k < ids.size(); ++k) {
       const spool::ObjectRecord& rec = held[k].record;
+      in_memory_bytes_ -= rec.size;
       count(rec.channel, State::partial, rec.size, -1);
       if (!created[k].ok()) {
         error_event("spool.commit_failed", ids[k].hex() + ": " + created[k].error().message);
@@ -1227,6 +1231,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     crypto::Bytes bytes;
   };
   std::unordered_map<spool::ObjectId, InMemory> in_memory_;
+  std::uint64_t in_memory_bytes_ = 0;  // declared sizes of in_memory_ and of those being committed
   std::deque<spool::ObjectId> to_commit_;
   std::unordered_set<spool::ObjectId> committing_;
   std::map<std::string, std::map<State, QueueDepth>> depth_;

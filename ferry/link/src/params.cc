@@ -27,8 +27,8 @@ std::optional<std::string> LinkParams::check() const {
   }
   if (window == 0 || window > kMaxWindow) return "window " + to_string(window) + " is outside 1.." + to_string(kMaxWindow);
   if (max_bytes_in_flight == 0) return "max_bytes_in_flight must be positive";
-  if (max_objects_in_flight == 0 || max_objects_in_flight > 1024) {
-    return "max_objects_in_flight " + to_string(max_objects_in_flight) + " is outside 1..1024";
+  if (max_objects_in_flight == 0 || max_objects_in_flight > 4096) {
+    return "max_objects_in_flight " + to_string(max_objects_in_flight) + " is outside 1..4096";
   }
   if (rekey_bytes < (std::uint64_t{1} << 20)) return "rekey_bytes must be at least 1 MiB";
   if (rekey_interval.count() <= 0) return "rekey_interval must be positive";

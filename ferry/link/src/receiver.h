@@ -26,7 +26,7 @@ class Receiver {
  public:
   // Transfers the engine keeps state for, at most; beyond it, idle ones are
   // forgotten (the sink keeps their bytes) or new offers get BUSY.
-  static constexpr std::size_t kMaxIncoming = 256;
+  static constexpr std::size_t kMaxIncoming = 1024;
   // Recently completed ids answered without asking the sink.
   static constexpr std::size_t kRecentDone = 4096;
   // complete() failures of one id before the engine answers REJECT.

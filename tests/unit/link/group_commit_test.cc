@@ -5,6 +5,7 @@
 // never make the sink complete an object twice.
 #include <gtest/gtest.h>
 
+#include "ferry/link/src/receiver.h"
 #include "tests/unit/link/link_harness.h"
 
 namespace ferry::link::test {
@@ -29,7 +30,7 @@ struct FrameCount {
 // docs/link-protocol.md §7: complete() failures per id before REJECT, and
 // the transfers the receiver keeps state for.
 constexpr int kAttempts = 3;
-constexpr std::size_t kReceiverTable = 256;
+constexpr std::size_t kReceiverTable = ferry::link::Receiver::kMaxIncoming;
 
 void cut(Pair& p) {
   p.link.set_down(true);
