@@ -77,6 +77,10 @@ struct RecoveryReport {
   std::size_t foreign = 0;               // names we did not make, left alone
 };
 
+// Threads: calls about different objects may run on two threads at once
+// (the daemon ingests on one while its loop sends and receives on the other),
+// except the partial-object calls (open_partial .. complete_partial, and
+// move/update/discard of partial objects), which belong to one thread.
 class Spool {
  public:
   // Creates `dir` (one level) and its state directories (0700) when missing,

@@ -17,6 +17,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "crypto/device.h"
 #include "crypto/sm2.h"
@@ -108,7 +109,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   RunningSide(asio::io_context& io, config::Config config, policy::Policy policy)
       : io_(io),
         config_(std::move(config)),
-        policy_(std::make_unique<policy::Policy>(std::move(policy))),
+        policy_(std::make_shared<const policy::Policy>(std::move(policy))),
         side_(config_.side == config::Side::outer ? pipeline::Side::outer : pipeline::Side::inner),
         side_name_(config_.side == config::Side::outer ? "outer" : "inner"),
         pipeline_(pipeline::Pipeline::standard()),
@@ -677,15 +678,21 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     });
   }
 
+  // Ingest: the loop scans the source directories and hands one batch at a
+  // time to the ingest thread, which claims, copies, hashes and commits it
+  // (SourceScanner::take_batch) while the loop keeps the link moving; the
+  // results come back to the loop (taken()). While a batch is out, the loop
+  // touches no scanner, so each scanner is only ever used by one thread at a
+  // time; the spool is shared (spool.h says what may run concurrently).
   void scan_sources() {
+    if (ingesting_) return;  // taken() schedules the next scan
     if (enough_queued()) {
       schedule_scan(std::chrono::milliseconds(10));
       return;
     }
     const std::int64_t now = spool_->now_ms();
-    bool waiting = false;
-    bool more = false;
-    for (SourceChannel& sc : sources_) {
+    for (std::size_t n = 0; n < sources_.size(); ++n) {
+      SourceChannel& sc = sources_[(next_source_ + n) % sources_.size()];
       if (sc.pending.empty()) {
         Result<std::vector<spool::Candidate>> found = sc.scanner->scan(now);
         if (!found.ok()) {
@@ -695,9 +702,8 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         sc.pending.assign(found->begin(), found->end());
         if (!found->empty()) last_activity_ = std::chrono::steady_clock::now();
       }
-      // One batch per turn (one group commit): the loop, and so the link,
-      // keeps moving while a large drop is ingested. Large files go a few
-      // at a time, since copying them is the turn's work.
+      if (sc.pending.empty()) continue;
+      // One batch (one group commit) at a time; large files a few at a time.
       std::vector<spool::Candidate> batch;
       std::uint64_t bytes = 0;
       while (batch.size() < kBatch && !sc.pending.empty() && (batch.empty() || bytes < kBatchBytes)) {
@@ -705,29 +711,47 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         batch.push_back(std::move(sc.pending.front()));
         sc.pending.pop_front();
       }
-      if (!batch.empty()) last_activity_ = std::chrono::steady_clock::now();
-      std::vector<Result<spool::ObjectRecord>> taken =
-          sc.scanner->take_batch(batch, *spool_, [this](spool::ObjectRecord& r, State& st) { classify(r, st); });
-      for (std::size_t k = 0; k < batch.size(); ++k) {
-        if (!taken[k].ok()) {
-          // Gone or changed since the scan: the next scan sees it as it is now.
-          error_event("source.take_failed", sc.dir + "/" + batch[k].relative_path + ": " + taken[k].error().message);
-          continue;
-        }
-        ingested(*taken[k]);
-      }
-      if (sc.pending.empty()) sc.scanner->tidy();
-      more = more || !sc.pending.empty();
-    }
-    // A file seen but not yet settled is only taken on a later scan: while
-    // there was recent activity (an inotify event, a file taken), scan again
-    // within the settle time; otherwise the periodic rescan catches what
-    // inotify missed (its queue can overflow).
-    waiting = std::chrono::steady_clock::now() - last_activity_ < 3 * config_.ingest.settle + std::chrono::seconds(1);
-    if (more) {
-      schedule_scan(std::chrono::milliseconds(0));
+      last_activity_ = std::chrono::steady_clock::now();
+      next_source_ = (next_source_ + n + 1) % sources_.size();
+      ingesting_ = true;
+      asio::post(ingest_thread_, [this, &sc, batch = std::move(batch), policy = policy_]() mutable {
+        std::vector<Result<spool::ObjectRecord>> results = sc.scanner->take_batch(
+            batch, *spool_, [&](spool::ObjectRecord& r, State& st) { classify(*policy, r, st); });
+        asio::post(io_, [this, &sc, batch = std::move(batch), results = std::move(results)] {
+          taken(sc, batch, results);
+        });
+      });
       return;
     }
+    schedule_next_scan(false);
+  }
+
+  void taken(SourceChannel& sc, const std::vector<spool::Candidate>& batch,
+             const std::vector<Result<spool::ObjectRecord>>& results) {
+    ingesting_ = false;
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      if (!results[k].ok()) {
+        // Gone or changed since the scan: the next scan sees it as it is now.
+        error_event("source.take_failed", sc.dir + "/" + batch[k].relative_path + ": " + results[k].error().message);
+        continue;
+      }
+      ingested(*results[k]);
+    }
+    if (sc.pending.empty()) sc.scanner->tidy();
+    if (stopping_) return;
+    bool more = false;
+    for (const SourceChannel& s : sources_) more = more || !s.pending.empty();
+    schedule_next_scan(more);
+  }
+
+  // A file seen but not yet settled is only taken on a later scan: while
+  // there was recent activity (an inotify event, a file taken), scan again
+  // within the settle time; otherwise the periodic rescan catches what
+  // inotify missed (its queue can overflow).
+  void schedule_next_scan(bool more) {
+    if (more) return schedule_scan(std::chrono::milliseconds(0));
+    const bool waiting =
+        std::chrono::steady_clock::now() - last_activity_ < 3 * config_.ingest.settle + std::chrono::seconds(1);
     schedule_scan(waiting ? std::max(std::chrono::milliseconds(50), config_.ingest.settle / 2)
                           : std::chrono::duration_cast<std::chrono::milliseconds>(config_.ingest.rescan_interval));
   }
@@ -737,8 +761,10 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // committed straight into outgoing (or quarantine) with its verdict, one
   // commit instead of two. Stages that read content ([policy-inspect]) will
   // leave such objects in incoming for inspect_incoming().
-  void classify(spool::ObjectRecord& r, State& st) {
-    pipeline::Context ctx{*policy_, side_, pipeline::Role::sending};
+  // Runs on the ingest thread: it reads only the policy it is given, and
+  // pipeline_ and side_, which never change.
+  void classify(const policy::Policy& policy, spool::ObjectRecord& r, State& st) const {
+    pipeline::Context ctx{policy, side_, pipeline::Role::sending};
     if (std::optional<pipeline::Reason> why = pipeline_.run({r.channel, r.path, r.size, {}}, ctx)) {
       st = State::quarantine;
       r.verdict = "rejected";
@@ -1154,7 +1180,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       return;
     }
     const policy::Serial old = policy_->serial;
-    policy_ = std::make_unique<policy::Policy>(std::move(*load.policy));
+    policy_ = std::make_shared<const policy::Policy>(std::move(*load.policy));
     engine_->set_policy_serial(policy_->serial, link::Clock::now());
     note(audit::Event{"policy.reloaded", audit::Severity::notice, {}}
              .with("file", config_.policy)
@@ -1182,7 +1208,10 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   void finish_stop() {
-    if (transport_->queued_bytes() > 0 && std::chrono::steady_clock::now() < drain_deadline_) {
+    // A batch on the ingest thread is finished and its results noted (its
+    // objects are committed either way; a restart would only lose the audit
+    // lines). A batch is at most kBatch files or kBatchBytes.
+    if (ingesting_ || (transport_->queued_bytes() > 0 && std::chrono::steady_clock::now() < drain_deadline_)) {
       auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(10));
       t->async_wait([this, t](const boost::system::error_code&) { finish_stop(); });
       return;
@@ -1199,7 +1228,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
 
   asio::io_context& io_;
   config::Config config_;
-  std::unique_ptr<policy::Policy> policy_;
+  // Shared with the ingest thread's batch under way, which keeps the policy
+  // it started with across a reload.
+  std::shared_ptr<const policy::Policy> policy_;
   pipeline::Side side_;
   std::string side_name_;
   pipeline::Pipeline pipeline_;
@@ -1250,6 +1281,11 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   std::chrono::steady_clock::time_point drain_deadline_{};
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
   std::string last_error_;
+  bool ingesting_ = false;
+  std::size_t next_source_ = 0;
+  // Declared last, so destroyed first: its destructor waits for the batch
+  // under way, which uses the spool and the scanners above.
+  asio::thread_pool ingest_thread_{1};
 };
 
 }  // namespace

@@ -144,12 +144,13 @@ void Sender::pump(TimePoint now) {
   }
   // One chunk per object per round, so that small objects do not wait behind large ones.
   const std::uint64_t window_bytes = static_cast<std::uint64_t>(params_.window) * params_.chunk_size;
-  // At most kChunksPerPump DATA frames per call: sealing a whole window at
+  // At most kChunksPerPump full chunks' worth of DATA per call (many more
+  // frames when objects are small): sealing a whole window at
   // once would hold the caller's loop (and so the frames already sealed, and
   // the peer's ACKs) for tens of milliseconds, and the two sides would take
   // turns instead of working at once. more_to_send() tells the caller to call
   // again after it has let its I/O run.
-  std::size_t budget = kChunksPerPump;
+  std::uint64_t budget = kChunksPerPump * params_.chunk_size;
   more_to_send_ = false;
   bool sent = true;
   while (sent) {
@@ -163,7 +164,7 @@ void Sender::pump(TimePoint now) {
           continue;
         }
         if (!send_chunk(o, o.next)) continue;
-        --budget;
+        budget -= std::min<std::uint64_t>(budget, std::min<std::uint64_t>(params_.chunk_size, o.object.size - o.next));
         o.next += std::min<std::uint64_t>(params_.chunk_size, o.object.size - o.next);
         o.highest = std::max(o.highest, o.next);
         sent = true;

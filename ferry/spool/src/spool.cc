@@ -43,9 +43,14 @@ std::optional<ObjectId> id_of_name(std::string_view name, std::string_view suffi
 }
 
 Result<Fd> Spool::Impl::open_tmp(const std::string& path) {
-  while (!spares.empty()) {
-    const std::string spare = std::move(spares.back());
-    spares.pop_back();
+  for (;;) {
+    std::string spare;
+    {
+      std::lock_guard<std::mutex> guard(spares_mutex);
+      if (spares.empty()) break;
+      spare = std::move(spares.back());
+      spares.pop_back();
+    }
     if (::rename(spare.c_str(), path.c_str()) != 0) continue;
     // Not O_TRUNC: the caller overwrites from offset 0 and cuts the file to
     // what it wrote, so a same-sized rewrite frees and allocates no blocks
@@ -61,10 +66,15 @@ Result<Fd> Spool::Impl::open_tmp(const std::string& path) {
 
 void Spool::Impl::recycle(const std::string& path) {
   struct stat st;
-  if (spares.size() < kMaxSpares && ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
-    const std::string spare = tmp_dir() + "/spare." + std::to_string(spare_serial++);
-    if (::rename(path.c_str(), spare.c_str()) == 0) {
-      spares.push_back(spare);
+  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+    std::string spare;
+    {
+      std::lock_guard<std::mutex> guard(spares_mutex);
+      if (spares.size() < kMaxSpares) spare = tmp_dir() + "/spare." + std::to_string(spare_serial++);
+    }
+    if (!spare.empty() && ::rename(path.c_str(), spare.c_str()) == 0) {
+      std::lock_guard<std::mutex> guard(spares_mutex);
+      spares.push_back(std::move(spare));
       return;
     }
   }

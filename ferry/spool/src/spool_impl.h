@@ -1,6 +1,7 @@
 // Spool's private state, shared by spool.cc, partial.cc and recovery.cc.
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -39,8 +40,9 @@ struct Spool::Impl {
   // and deletes files per object pays more per create the faster it runs; on
   // this project's VMs that scan was most of a side's CPU. A rename allocates
   // nothing. Spares are plain leftovers in tmp/: recovery removes them.
-  std::vector<std::string> spares;
-  std::uint64_t spare_serial = 0;
+  std::vector<std::string> spares;  // guarded by spares_mutex
+  std::uint64_t spare_serial = 0;   // guarded by spares_mutex
+  std::mutex spares_mutex;
   static constexpr std::size_t kMaxSpares = 4096;
 
   std::string state_dir(State state) const { return dir + "/" + std::string(state_name(state)); }
