@@ -66,4 +66,24 @@ TEST(JsonlSink, AppendsOwnerOnlyLines) {
   std::filesystem::remove_all(tmpl);
 }
 
+TEST(Recorder, RecordsAreInTheFileAtOnceAndSyncIsCheapWhenNothingIsPending) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "ferry-audit-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  auto sink = ferry::audit::open_jsonl_sink(tmpl + "/audit");
+  ASSERT_TRUE(sink.ok()) << sink.error().message;
+  ferry::audit::Recorder rec("inner", std::move(sink).value());
+  EXPECT_FALSE(rec.pending());
+  ASSERT_TRUE(rec.note(ferry::audit::Event{"object.received", {}, {}}).ok());
+  EXPECT_TRUE(rec.pending());
+  // Written before the sync (a reader sees it), durable after it.
+  std::ifstream before(tmpl + "/audit/audit.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(before, line));
+  EXPECT_NE(line.find("object.received"), std::string::npos);
+  ASSERT_TRUE(rec.sync().ok());
+  EXPECT_FALSE(rec.pending());
+  ASSERT_TRUE(rec.sync().ok());
+  std::filesystem::remove_all(tmpl);
+}
+
 }  // namespace

@@ -100,6 +100,45 @@ TEST_F(UnixTransportTest, ConnectorRetriesUntilTheListenerAppearsAndAfterItResta
   outer->stop();
 }
 
+// Reads take whatever the socket holds: a burst of many small frames, and
+// frames split at every byte across writes, still arrive whole and in order.
+TEST_F(UnixTransportTest, BurstsAndFramesSplitAcrossWritesArriveWholeAndInOrder) {
+  auto inner = make(UnixTransportOptions::Role::listen, 4096);
+  std::vector<Bytes> frames;
+  inner->start([&](ferry::crypto::ByteView f) { frames.emplace_back(f.begin(), f.end()); },
+               [](bool, const std::string&) {});
+  io_.run_for(std::chrono::milliseconds(50));
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  Bytes stream;
+  std::vector<Bytes> sent;
+  for (std::size_t i = 0; i < 2000; ++i) {
+    Bytes f(i % 97 == 0 ? 4096 : i % 13);
+    for (std::size_t k = 0; k < f.size(); ++k) f[k] = static_cast<std::uint8_t>(i + k);
+    const std::size_t n = f.size();
+    stream.insert(stream.end(), {static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
+                                 static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
+    stream.insert(stream.end(), f.begin(), f.end());
+    sent.push_back(std::move(f));
+  }
+  // The first half in one write, the rest a few bytes at a time.
+  const std::size_t half = stream.size() / 2 + 3;
+  ASSERT_EQ(::write(fd, stream.data(), half), static_cast<ssize_t>(half));
+  for (std::size_t at = half; at < stream.size();) {
+    const std::size_t n = std::min<std::size_t>(7, stream.size() - at);
+    ASSERT_EQ(::write(fd, stream.data() + at, n), static_cast<ssize_t>(n));
+    at += n;
+    if (at % 700 < 7) io_.run_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(run_until([&] { return frames.size() == sent.size(); }));
+  EXPECT_EQ(frames, sent);
+  ::close(fd);
+  inner->stop();
+}
+
 TEST_F(UnixTransportTest, OversizedLengthFieldResetsTheConnectionAndTheListenerGoesOn) {
   auto inner = make(UnixTransportOptions::Role::listen, 1024);
   std::vector<std::string> downs;
