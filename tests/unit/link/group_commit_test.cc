@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "ferry/link/src/receiver.h"
+#include "ferry/link/src/sender.h"
 #include "tests/unit/link/link_harness.h"
 
 namespace ferry::link::test {
@@ -379,6 +380,35 @@ TEST(LinkGroupCommit, AReportTheEngineDidNotAskForChangesNothingButIsRemembered)
   ASSERT_TRUE(p.run_until([&] { return p.outer.source.done.contains(other); }, 1s));
   EXPECT_EQ(p.inner.sink.offers, offers);
   EXPECT_GE(inner_sent[FrameType::duplicate], 1);
+}
+
+// A call seals a bounded amount (so a daemon's loop gets back to its I/O and
+// the peer works while more is sealed) and says when there is more to send.
+TEST(LinkPacing, EachCallSealsABoundedAmountAndAsksForAnother) {
+  Pair p(Pair::Options{});
+  std::size_t data_frames = 0;
+  p.link.tap = [&](int from, ByteView f) {
+    if (from == 0 && f[5] == static_cast<std::uint8_t>(FrameType::data)) ++data_frames;
+  };
+  const LinkParams& params = p.outer.engine->params();
+  const ObjectId id = p.outer.source.add(make_id(7, 0xD0), "docs-in", "big.bin",
+                                         pattern(7, 4 * params.window * params.chunk_size));
+  p.connect();
+  ASSERT_TRUE(p.run_until([&] { return data_frames > 0; }, 10s));
+  // No time passes and nothing arrives: each call adds at most the budget,
+  // until the window is full.
+  std::size_t calls = 0;
+  while (p.outer.engine->has_more_to_send()) {
+    const std::size_t before = data_frames;
+    p.outer.engine->tick(p.now);
+    EXPECT_LE(data_frames - before, Sender::kChunksPerPump);
+    ASSERT_LT(++calls, 1000u);
+  }
+  EXPECT_GT(calls, 0u) << "the first call sealed the whole window at once";
+  EXPECT_GE(data_frames, params.window);
+  EXPECT_LE(data_frames, params.window + Sender::kChunksPerPump);
+  ASSERT_TRUE(p.run_until([&] { return p.outer.source.done.contains(id); }, 20s));
+  EXPECT_EQ(p.inner.sink.delivered.at(id), p.outer.source.content(id));
 }
 
 }  // namespace
