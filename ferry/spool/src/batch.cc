@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <unordered_set>
 
 #include "ferry/fs/sync_barrier.h"
 #include "ferry/spool/spool.h"
@@ -25,6 +26,13 @@ crypto::Error batch_failed(const crypto::Error& why) {
   return make_error(why.code, "not committed: the batch's sync failed: " + why.message);
 }
 
+// One batch never holds an object twice: both entries would share their temp
+// files and the second would overwrite what the first reported. The second
+// (and any later) entry fails; the first goes ahead.
+crypto::Error twice(const ObjectId& id) {
+  return make_error(Errc::invalid_argument, "object " + id.hex() + " appears more than once in one batch");
+}
+
 }  // namespace
 
 std::vector<Result<ObjectRecord>> Spool::create_batch(const std::vector<NewObject>& objects) {
@@ -36,10 +44,15 @@ std::vector<Result<ObjectRecord>> Spool::create_batch(const std::vector<NewObjec
   };
   std::vector<Written> written;
   fs::SyncBarrier barrier;
+  std::unordered_set<ObjectId> seen;
 
   // Phase 1: data and record of every object into tmp/.
   for (std::size_t i = 0; i < objects.size(); ++i) {
     const NewObject& o = objects[i];
+    if (!seen.insert(o.record.id).second) {
+      out.emplace_back(twice(o.record.id));
+      continue;
+    }
     ObjectRecord record = o.record;
     record.state = o.state;
     record.revision = 1;
@@ -146,11 +159,16 @@ std::vector<Result<ObjectRecord>> Spool::move_batch(const std::vector<Move>& mov
   out.reserve(moves.size());
   std::vector<std::pair<std::size_t, std::string>> written;  // index, tmp record
   fs::SyncBarrier barrier;
+  std::unordered_set<ObjectId> seen;
 
   // Phase 1: every new revision into tmp/.
   for (std::size_t i = 0; i < moves.size(); ++i) {
     const Move& m = moves[i];
     assert(m.from != m.to);
+    if (!seen.insert(m.id).second) {
+      out.emplace_back(twice(m.id));
+      continue;
+    }
     Result<ObjectRecord> old = impl_->read_record(m.id, m.from);
     if (!old.ok()) {
       out.emplace_back(old.error());
@@ -228,7 +246,12 @@ std::vector<Result<ObjectRecord>> Spool::update_batch(State state, const std::ve
   out.reserve(updates.size());
   std::vector<std::pair<std::size_t, std::string>> written;
   fs::SyncBarrier barrier;
+  std::unordered_set<ObjectId> seen;
   for (std::size_t i = 0; i < updates.size(); ++i) {
+    if (!seen.insert(updates[i].id).second) {
+      out.emplace_back(twice(updates[i].id));
+      continue;
+    }
     Result<ObjectRecord> old = impl_->read_record(updates[i].id, state);
     Result<ObjectRecord> next = old.ok() ? impl_->next_revision(*old, state, updates[i].update) : old;
     Result<std::string> tmp_rec = next.ok() ? impl_->write_record_tmp(*next, &barrier) : Result<std::string>(next.error());

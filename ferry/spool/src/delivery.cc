@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <set>
+#include <unordered_set>
 
 #include "ferry/fs/sync_barrier.h"
 
@@ -207,9 +208,14 @@ std::vector<Result<Delivery>> deliver_batch(Spool& spool, const std::vector<Deli
   auto leave = [&](const ObjectId& id, State state) { (void)spool.forget(id, state); };
 
   // Steps 1-3 for each object, and the choice of its name.
+  std::unordered_set<ObjectId> seen;
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const ObjectId& id = requests[i].id;
     const std::string& deliver_dir = requests[i].deliver_dir;
+    if (!seen.insert(id).second) {
+      out.emplace_back(make_error(Errc::invalid_argument, "object " + id.hex() + " appears more than once in one batch"));
+      continue;
+    }
     Result<ObjectRecord> record = spool.read(id, State::received);
     if (!record.ok()) {
       out.emplace_back(record.error());
@@ -278,21 +284,26 @@ std::vector<Result<Delivery>> deliver_batch(Spool& spool, const std::vector<Deli
       out.emplace_back(io_error(where + tmp, errno));
       continue;
     }
-    if (::linkat(AT_FDCWD, received_path.c_str(), dir->get(), tmp.c_str(), 0) != 0 ||
-        ::fchmodat(dir->get(), tmp.c_str(), kDeliveredFileMode, 0) != 0) {
+    if (::linkat(AT_FDCWD, received_path.c_str(), dir->get(), tmp.c_str(), 0) != 0) {
       // No hard link here (another file system, or links not allowed):
       // deliver() copies, recording the name it chose.
-      ::unlinkat(dir->get(), tmp.c_str(), 0);
       out.emplace_back(deliver(spool, id, deliver_dir));
       if (out.back().ok()) leave(id, State::done);
       continue;
     }
     // Read once more, as the copy would: bytes that no longer match their
-    // record (a disk error, a tampered spool) are never delivered.
+    // record (a disk error, a tampered spool) are never delivered. Checked
+    // before the mode changes, so a refused object keeps the spool's 0600.
     if (!requests[i].verified_now && !holds_object(dir->get(), tmp, *record)) {
       ::unlinkat(dir->get(), tmp.c_str(), 0);
       out.emplace_back(
           make_error(Errc::verify_failed, received_path + ": does not match its record's size and SM3; not delivered"));
+      continue;
+    }
+    if (::fchmodat(dir->get(), tmp.c_str(), kDeliveredFileMode, 0) != 0) {
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
+      out.emplace_back(deliver(spool, id, deliver_dir));
+      if (out.back().ok()) leave(id, State::done);
       continue;
     }
     chosen.insert(where + name);
