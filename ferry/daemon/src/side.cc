@@ -59,6 +59,7 @@ constexpr std::uint64_t kQueueAheadBytes = std::uint64_t{128} << 20;
 // written to a partial file as they arrive (and resume after a restart).
 constexpr std::uint64_t kInMemoryMax = std::uint64_t{1} << 20;
 constexpr std::uint64_t kInMemoryTotal = std::uint64_t{64} << 20;
+constexpr std::chrono::minutes kInMemoryIdle{10};
 // How long the receiving side remembers a delivered object id. A sender
 // offers an object again only while it still holds it (until DONE), so this
 // must outlast the longest outage between the sides; 90 days is generous.
@@ -425,6 +426,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         return make_error(Errc::invalid_argument, "write out of order or past the declared size");
       }
       b.insert(b.end(), data.begin(), data.end());
+      m->second.touched = std::chrono::steady_clock::now();
       return {};
     }
     Status s = spool_->write_partial(to_spool(id), offset, data);
@@ -1073,6 +1075,19 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   void housekeeping() {
+    // A small object the engine stopped tracking (refused midway, or its
+    // sender went away) is never completed; its bytes go after a while. If
+    // the sender was only slow, its next write fails and it offers again.
+    const auto stale = std::chrono::steady_clock::now() - kInMemoryIdle;
+    for (auto it = in_memory_.begin(); it != in_memory_.end();) {
+      if (it->second.touched < stale && !committing_.contains(it->first)) {
+        count(it->second.record.channel, State::partial, it->second.record.size, -1);
+        in_memory_bytes_ -= it->second.record.size;
+        it = in_memory_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     const std::int64_t now = spool_->now_ms();
     Result<std::size_t> pruned =
         delivered_->prune(now - std::chrono::duration_cast<std::chrono::milliseconds>(kDeliveredIdRetention).count());
@@ -1260,6 +1275,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   struct InMemory {
     spool::ObjectRecord record;
     crypto::Bytes bytes;
+    std::chrono::steady_clock::time_point touched = std::chrono::steady_clock::now();
   };
   std::unordered_map<spool::ObjectId, InMemory> in_memory_;
   std::uint64_t in_memory_bytes_ = 0;  // declared sizes of in_memory_ and of those being committed
