@@ -95,6 +95,10 @@ Result<Bytes> sm2_sign_hash(const Sm2PrivateKey& key, const Sm3Digest& e);
 // False for a wrong signature and for anything that is not a strict DER
 // signature; never an error, since both mean "not valid".
 bool sm2_verify_hash(const Sm2PublicKey& key, const Sm3Digest& e, ByteView signature);
+// Whether `signature` is a strict DER SEQUENCE { INTEGER r, INTEGER s } with
+// nothing after it (re-encoding gives the same bytes): lets a caller tell a
+// malformed signature file from one made with another key.
+bool is_sm2_der_signature(ByteView signature);
 
 Result<Bytes> sm2_sign(const Sm2PrivateKey& key, ByteView message, std::string_view id = kSm2DefaultId);
 bool sm2_verify(const Sm2PublicKey& key, ByteView message, ByteView signature,

@@ -1,8 +1,11 @@
 #include "crypto/sm2.h"
 
+#include <cstring>
+
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
@@ -262,6 +265,23 @@ bool sm2_verify_hash(const Sm2PublicKey& key, const Sm3Digest& e, ByteView signa
   int rc = EVP_PKEY_verify(ctx.get(), signature.data(), signature.size(), e.data(), e.size());
   ossl::drain_errors();
   return rc == 1;
+}
+
+bool is_sm2_der_signature(ByteView signature) {
+  const unsigned char* p = signature.data();
+  ECDSA_SIG* parsed = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(signature.size()));
+  if (parsed == nullptr) {
+    ossl::drain_errors();
+    return false;
+  }
+  const bool whole = p == signature.data() + signature.size();
+  unsigned char* der = nullptr;
+  const int len = i2d_ECDSA_SIG(parsed, &der);
+  const bool same = whole && len > 0 && static_cast<std::size_t>(len) == signature.size() &&
+                    std::memcmp(der, signature.data(), signature.size()) == 0;
+  OPENSSL_free(der);
+  ECDSA_SIG_free(parsed);
+  return same;
 }
 
 Result<Bytes> sm2_sign(const Sm2PrivateKey& key, ByteView message, std::string_view id) {

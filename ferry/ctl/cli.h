@@ -65,5 +65,6 @@ int cmd_digest(std::span<char* const> args);
 int cmd_sign(std::span<char* const> args);
 int cmd_verify(std::span<char* const> args);
 int cmd_status(std::span<char* const> args);
+int cmd_policy(std::span<char* const> args);
 
 }  // namespace ferry::ctl

@@ -80,11 +80,13 @@ class FerryctlTest : public ::testing::Test {
 TEST_F(FerryctlTest, TopLevelHelpListsEveryCommand) {
   auto r = ctl({"--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* cmd : {"selftest", "keygen", "digest", "sign", "verify"}) EXPECT_THAT(r.out, HasSubstr(cmd));
+  for (const char* cmd : {"selftest", "keygen", "digest", "sign", "verify", "policy"}) {
+    EXPECT_THAT(r.out, HasSubstr(cmd));
+  }
 }
 
 TEST_F(FerryctlTest, EveryCommandHasHelp) {
-  for (const char* cmd : {"selftest", "keygen", "digest", "sign", "verify"}) {
+  for (const char* cmd : {"selftest", "keygen", "digest", "sign", "verify", "policy"}) {
     auto r = ctl({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_THAT(r.out, StartsWith(std::string("usage: ferryctl ") + cmd)) << cmd;

@@ -131,6 +131,20 @@ TEST(Sm2Sign, VerifiesTheStandardSignature) {
   EXPECT_TRUE(sm2_verify_hash(pub, test::hex_array<32>(kS2E), sig));
 }
 
+TEST(Sm2Sign, OnlyStrictDerIsASignatureShape) {
+  const Bytes sig = der_signature(kS2R, kS2S);
+  EXPECT_TRUE(is_sm2_der_signature(sig));
+  Bytes trailing = sig;
+  trailing.push_back(0);
+  EXPECT_FALSE(is_sm2_der_signature(trailing));
+  Bytes long_length = sig;  // BER long-form length of the SEQUENCE: not DER
+  long_length.insert(long_length.begin() + 1, 0x81);
+  EXPECT_FALSE(is_sm2_der_signature(long_length));
+  EXPECT_FALSE(is_sm2_der_signature(Bytes{}));
+  EXPECT_FALSE(is_sm2_der_signature(as_bytes("not a signature")));
+  EXPECT_FALSE(is_sm2_der_signature(ByteView(sig).first(sig.size() - 1)));
+}
+
 TEST(Sm2Sign, StandardSignatureFailsWithAnotherId) {
   const Sm2PublicKey pub = s2_key().public_key();
   const Bytes sig = der_signature(kS2R, kS2S);
