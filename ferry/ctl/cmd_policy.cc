@@ -1,10 +1,12 @@
-// ferryctl policy lint / sign: the security officer's checks on a policy
-// before it is deployed. Lint loads the policy as a side would (strictly,
+// ferryctl policy lint / sign / diff: the security officer's checks on a
+// policy before it is deployed. Lint loads the policy as a side would (strictly,
 // every problem reported) and, with --signers, checks FILE.sig; sign refuses
 // a policy that does not lint and signs the exact bytes it linted, with the
-// same SM2/SM3 signature and distinguishing ID as `ferryctl sign`.
+// same SM2/SM3 signature and distinguishing ID as `ferryctl sign`; diff
+// shows what a new policy changes, by list, channel and rule.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +27,7 @@ namespace {
 constexpr char kPolicyHelp[] =
     "usage: ferryctl policy lint [--id ID] FILE [--signers PUB...]\n"
     "       ferryctl policy sign --key KEY [--id ID] FILE\n"
+    "       ferryctl policy diff OLD NEW\n"
     "\n"
     "lint  loads FILE as ferry-policy/1, strictly. Every problem is printed to\n"
     "      stderr as FILE:LINE:COL: KEY: MESSAGE and the exit status is 2; a\n"
@@ -34,6 +37,13 @@ constexpr char kPolicyHelp[] =
     "sign  refuses (exit 2) a policy that does not lint; otherwise writes\n"
     "      FILE.sig, the DER SM2 signature by the private key in KEY, as\n"
     "      `ferryctl sign` does, and prints the signer's key fingerprint.\n"
+    "diff  loads OLD and NEW as lint does (either invalid: its problems, exit 2)\n"
+    "      and prints one line per change, by list and channel, in the policy's\n"
+    "      terms (`release-out: max_size 20MiB -> 50MiB`). A line that starts\n"
+    "      with \"! \" WIDENS what may cross: a channel added, a type or route\n"
+    "      allowed, a limit raised, antivirus, sanitize, keywords, pii, approval\n"
+    "      or response rules weakened or removed. Exit 0 with `no changes` when\n"
+    "      both say the same (order, comments and layout aside), 1 otherwise.\n"
     "ID is the signer's distinguishing ID (default 1234567812345678).\n";
 
 // A DER SM2 signature is at most 72 bytes; anything much larger is not one.
@@ -127,6 +137,266 @@ void print_summary(const std::string& file, const policy::Policy& p) {
                 from.c_str());
   }
   for (const policy::Channel& c : p.channels) std::printf("%s\n", describe_channel(c).c_str());
+}
+
+// `policy diff`: the changes between two policies in the officer's terms, one
+// line per change. A change that lets more cross the boundary than before
+// ("widens") starts with kWidens so that it cannot be missed in a review.
+constexpr std::string_view kWidens = "! ";
+
+struct PolicyChange {
+  std::string text;
+  bool widens = false;
+};
+
+std::string name_of(const std::string& s) { return s; }
+template <typename T>
+std::string name_of(const T& v) {
+  return std::string(policy::to_string(v));
+}
+
+// Order-free: allow_types, sanitize, deny_keywords and pii.detect are sets.
+struct SetChange {
+  std::vector<std::string> added;
+  std::vector<std::string> removed;
+  bool empty() const { return added.empty() && removed.empty(); }
+};
+
+template <typename T>
+SetChange set_change(const std::vector<T>& before, const std::vector<T>& after) {
+  auto contains = [](const std::vector<T>& v, const T& x) { return std::find(v.begin(), v.end(), x) != v.end(); };
+  SetChange c;
+  for (const T& x : after) {
+    if (!contains(before, x) && std::find(c.added.begin(), c.added.end(), name_of(x)) == c.added.end()) {
+      c.added.push_back(name_of(x));
+    }
+  }
+  for (const T& x : before) {
+    if (!contains(after, x) && std::find(c.removed.begin(), c.removed.end(), name_of(x)) == c.removed.end()) {
+      c.removed.push_back(name_of(x));
+    }
+  }
+  return c;
+}
+
+std::string plus_minus(const SetChange& c) {
+  std::string out;
+  for (const std::string& a : c.added) out += " +" + a;
+  for (const std::string& r : c.removed) out += " -" + r;
+  return out;
+}
+
+// Terms are the officer's bytes; shown quoted, with control characters escaped
+// so that a term cannot forge a line of the report.
+std::string quote_term(std::string_view term) {
+  std::string out = "\"";
+  for (const char ch : term) {
+    const auto b = static_cast<unsigned char>(ch);
+    if (b < 0x20 || b == 0x7f || ch == '"' || ch == '\\') {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", b);
+      out += hex;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+constexpr std::size_t kTermsShown = 3;
+
+std::string counted_terms(char sign, const std::vector<std::string>& terms) {
+  std::string out = std::string(1, sign) + std::to_string(terms.size()) + (terms.size() == 1 ? " term (" : " terms (");
+  for (std::size_t i = 0; i < terms.size() && i < kTermsShown; ++i) out += (i == 0 ? "" : ", ") + quote_term(terms[i]);
+  return out + (terms.size() > kTermsShown ? ", ...)" : ")");
+}
+
+int antivirus_strength(policy::Antivirus a) {
+  switch (a) {
+    case policy::Antivirus::required: return 2;
+    case policy::Antivirus::optional: return 1;
+    case policy::Antivirus::off: return 0;
+  }
+  return 0;
+}
+
+std::string describe_route(const policy::Route& r) {
+  std::string out = std::string(policy::to_string(r.method)) + " " + r.path;
+  if (r.content_type) out += " (" + *r.content_type + ")";
+  return out;
+}
+
+bool same_route(const policy::Route& a, const policy::Route& b) {
+  return a.method == b.method && a.path == b.path && a.content_type == b.content_type;
+}
+
+class PolicyDiff {
+ public:
+  std::vector<PolicyChange> changes;
+
+  void add(std::string text, bool widens) { changes.push_back({std::move(text), widens}); }
+
+  void top_level(const policy::Policy& before, const policy::Policy& after) {
+    if (before.serial != after.serial) {
+      add("serial " + std::to_string(before.serial) + " -> " + std::to_string(after.serial) +
+              (after.serial < before.serial ? " (lower: a side that applied the old one refuses it)" : ""),
+          false);
+    }
+    if (before.description != after.description) add("description changed", false);
+  }
+
+  // Lists are compared by their terms, the thing enforced; whether they are
+  // written inline or read from a file is not an effect.
+  void lists(const policy::Policy& before, const policy::Policy& after) {
+    for (const policy::TermList& l : after.lists) {
+      const policy::TermList* old = before.find_list(l.name);
+      if (old == nullptr) {
+        add("list " + l.name + ": added, " + counted_terms('+', l.terms).substr(1), false);
+        continue;
+      }
+      const SetChange c = set_change(old->terms, l.terms);
+      if (c.empty()) continue;
+      std::string text = "list " + l.name + ":";
+      if (!c.added.empty()) text += " " + counted_terms('+', c.added);
+      if (!c.removed.empty()) text += " " + counted_terms('-', c.removed);
+      add(text, !c.removed.empty());
+    }
+    for (const policy::TermList& l : before.lists) {
+      if (after.find_list(l.name) == nullptr) {
+        add("list " + l.name + ": removed, " + counted_terms('-', l.terms).substr(1), !l.terms.empty());
+      }
+    }
+  }
+
+  void channels(const policy::Policy& before, const policy::Policy& after) {
+    for (const policy::Channel& c : after.channels) {
+      const policy::Channel* old = before.find(c.name);
+      if (old == nullptr) {
+        // describe_channel starts "  NAME: "; the rest says what it lets through.
+        add("channel " + c.name + ": added (" + describe_channel(c).substr(4 + c.name.size()) + ")", true);
+      } else {
+        channel(*old, c);
+      }
+    }
+    for (const policy::Channel& c : before.channels) {
+      if (after.find(c.name) == nullptr) add("channel " + c.name + ": removed", false);
+    }
+  }
+
+ private:
+  // Every field of policy::Channel but `position` (where it is written).
+  void channel(const policy::Channel& o, const policy::Channel& n) {
+    const std::string at = n.name + ": ";
+    if (o.direction != n.direction) {
+      add(at + "direction " + name_of(o.direction) + " -> " + name_of(n.direction), true);
+    }
+    if (o.kind != n.kind) add(at + "kind " + name_of(o.kind) + " -> " + name_of(n.kind), true);
+    types(at + "allow_types", o.allow_types, n.allow_types);
+    if (o.max_size != n.max_size) {
+      add(at + "max_size " + policy::format_size(o.max_size) + " -> " + policy::format_size(n.max_size),
+          n.max_size > o.max_size);
+    }
+    limit(at + "archives.max_depth", o.archives.max_depth, n.archives.max_depth, false);
+    limit(at + "archives.max_entries", o.archives.max_entries, n.archives.max_entries, false);
+    limit(at + "archives.max_ratio", o.archives.max_ratio, n.archives.max_ratio, false);
+    limit(at + "archives.max_expanded", o.archives.max_expanded, n.archives.max_expanded, true);
+    if (o.antivirus != n.antivirus) {
+      add(at + "antivirus " + name_of(o.antivirus) + " -> " + name_of(n.antivirus),
+          antivirus_strength(n.antivirus) < antivirus_strength(o.antivirus));
+    }
+    if (const SetChange s = set_change(o.sanitize, n.sanitize); !s.empty()) {
+      add(at + "sanitize" + plus_minus(s), !s.removed.empty());
+    }
+    if (const SetChange k = set_change(o.deny_keywords, n.deny_keywords); !k.empty()) {
+      add(at + "deny_keywords" + plus_minus(k), !k.removed.empty());
+    }
+    pii(at + "pii", o.pii, n.pii);
+    if (o.approval != n.approval) {
+      add(at + "approval " + name_of(o.approval) + " -> " + name_of(n.approval),
+          n.approval == policy::Approval::none);
+    }
+    for (const policy::Route& r : n.routes) {
+      auto same = [&r](const policy::Route& x) { return same_route(x, r); };
+      if (std::none_of(o.routes.begin(), o.routes.end(), same)) add(at + "route +" + describe_route(r), true);
+    }
+    for (const policy::Route& r : o.routes) {
+      auto same = [&r](const policy::Route& x) { return same_route(x, r); };
+      if (std::none_of(n.routes.begin(), n.routes.end(), same)) add(at + "route -" + describe_route(r), false);
+    }
+    if (o.response && !n.response) add(at + "response rules removed", true);
+    if (!o.response && n.response) add(at + "response rules added", false);
+    if (o.response && n.response) {
+      types(at + "response.allow_types", o.response->allow_types, n.response->allow_types);
+      if (const SetChange k = set_change(o.response->deny_keywords, n.response->deny_keywords); !k.empty()) {
+        add(at + "response.deny_keywords" + plus_minus(k), !k.removed.empty());
+      }
+      pii(at + "response.pii", o.response->pii, n.response->pii);
+    }
+  }
+
+  // An empty allow_types on a request channel leaves the body type to the
+  // routes: emptying the list is reported as widening.
+  void types(const std::string& what, const std::vector<policy::FileType>& o, const std::vector<policy::FileType>& n) {
+    const SetChange t = set_change(o, n);
+    if (t.empty()) return;
+    add(what + plus_minus(t), !t.added.empty() || (n.empty() && !o.empty()));
+  }
+
+  void limit(const std::string& what, std::uint64_t o, std::uint64_t n, bool size) {
+    if (o == n) return;
+    auto show = [size](std::uint64_t v) { return size ? policy::format_size(v) : std::to_string(v); };
+    add(what + " " + show(o) + " -> " + show(n), n > o);
+  }
+
+  void pii(const std::string& what, const std::optional<policy::PiiRule>& o, const std::optional<policy::PiiRule>& n) {
+    if (o && !n) add(what + " removed (was " + describe_pii(*o) + ")", true);
+    if (!o && n) add(what + " added (" + describe_pii(*n) + ")", false);
+    if (!o || !n) return;
+    if (o->action != n->action) {
+      add(what + ".action " + name_of(o->action) + " -> " + name_of(n->action),
+          n->action == policy::PiiAction::mask);
+    }
+    if (const SetChange d = set_change(o->detect, n->detect); !d.empty()) {
+      add(what + ".detect" + plus_minus(d), !d.removed.empty());
+    }
+  }
+};
+
+int run_diff(std::span<char* const> args) {
+  constexpr std::string_view kCmd = "policy diff";
+  crypto::Result<ParsedArgs> parsed = parse_options(args, {});
+  if (!parsed.ok()) return usage_error(kCmd, parsed.error().message);
+  if (parsed->help) {
+    std::fputs(kPolicyHelp, stdout);
+    return kExitOk;
+  }
+  if (parsed->positional.size() != 2) return usage_error(kCmd, "two policy files OLD NEW are required");
+  // Both are loaded before either is judged, so that every problem of both
+  // is printed in one run.
+  std::variant<LintedPolicy, int> before = lint(kCmd, parsed->positional[0]);
+  std::variant<LintedPolicy, int> after = lint(kCmd, parsed->positional[1]);
+  if (const int* rc = std::get_if<int>(&before)) return *rc;
+  if (const int* rc = std::get_if<int>(&after)) return *rc;
+  const policy::Policy& o = std::get<LintedPolicy>(before).policy;
+  const policy::Policy& n = std::get<LintedPolicy>(after).policy;
+
+  PolicyDiff diff;
+  diff.top_level(o, n);
+  diff.lists(o, n);
+  diff.channels(o, n);
+  if (diff.changes.empty()) {
+    std::printf("no changes\n");
+    return kExitOk;
+  }
+  std::size_t widening = 0;
+  for (const PolicyChange& c : diff.changes) {
+    std::printf("%s%s\n", c.widens ? std::string(kWidens).c_str() : "", c.text.c_str());
+    widening += c.widens ? 1 : 0;
+  }
+  std::printf("%zu change%s, %zu widen%s what may cross (marked \"%s\")\n", diff.changes.size(),
+              diff.changes.size() == 1 ? "" : "s", widening, widening == 1 ? "s" : "",
+              std::string(kWidens.substr(0, 1)).c_str());
+  return kExitNegative;
 }
 
 std::string fingerprint(const crypto::Sm2PublicKey& key) { return crypto::to_hex(crypto::Sm3::digest(key.point())); }
@@ -272,7 +542,7 @@ int run_sign(std::span<char* const> args) {
 
 int cmd_policy(std::span<char* const> args) {
   if (args.empty()) {
-    return usage_error("policy", "a subcommand is required: lint or sign (see 'ferryctl policy --help')");
+    return usage_error("policy", "a subcommand is required: lint, sign or diff (see 'ferryctl policy --help')");
   }
   std::string_view sub = args[0];
   if (sub == "--help" || sub == "-h") {
@@ -281,7 +551,8 @@ int cmd_policy(std::span<char* const> args) {
   }
   if (sub == "lint") return run_lint(args.subspan(1));
   if (sub == "sign") return run_sign(args.subspan(1));
-  return usage_error("policy", "unknown subcommand '" + std::string(sub) + "' (lint or sign)");
+  if (sub == "diff") return run_diff(args.subspan(1));
+  return usage_error("policy", "unknown subcommand '" + std::string(sub) + "' (lint, sign or diff)");
 }
 
 }  // namespace ferry::ctl

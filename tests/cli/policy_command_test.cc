@@ -1,4 +1,4 @@
-// `ferryctl policy lint` and `ferryctl policy sign` as a security officer
+// `ferryctl policy lint`, `sign` and `diff` as a security officer
 // uses them: real processes, policies in a temp directory, exit codes and the
 // messages that name file, line, column and key checked.
 #include <stdlib.h>
@@ -165,7 +165,7 @@ TEST_F(PolicyCommandTest, UsageErrorsAreOneLineAndExit2) {
   EXPECT_THAT(r.err, StartsWith("ferryctl policy: a subcommand is required"));
   r = ctl({"policy", "frob"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "ferryctl policy: unknown subcommand 'frob' (lint or sign)\n");
+  EXPECT_EQ(r.err, "ferryctl policy: unknown subcommand 'frob' (lint, sign or diff)\n");
   r = ctl({"policy", "lint"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "ferryctl policy lint: a policy FILE is required\n");
@@ -293,6 +293,230 @@ TEST_F(PolicyCommandTest, SignRefusesAPolicyThatDoesNotLintAndWritesNoSignature)
   write("good.yaml", std::string(kMinimal) + "bogus: 1\n");
   EXPECT_EQ(ctl({"policy", "sign", "--key", "officer.key", "good.yaml"}).exit_code, 2);
   EXPECT_EQ(read("good.yaml.sig"), old_sig);
+}
+
+
+// policy diff: the reference policy against edited copies of itself.
+class PolicyDiffTest : public PolicyCommandTest {
+ protected:
+  void SetUp() override {
+    PolicyCommandTest::SetUp();
+    reference_ = read(kReference);
+    write("old.yaml", reference_);
+  }
+
+  // The reference text with each `from` replaced by its `to`; each `from`
+  // must occur exactly once, so that a test cannot edit the wrong place.
+  std::string edited(std::vector<std::pair<std::string, std::string>> edits) {
+    std::string text = reference_;
+    for (const auto& [from, to] : edits) {
+      const std::size_t at = text.find(from);
+      EXPECT_NE(at, std::string::npos) << from;
+      EXPECT_EQ(text.find(from, at + 1), std::string::npos) << from;
+      if (at != std::string::npos) text.replace(at, from.size(), to);
+    }
+    return text;
+  }
+
+  ferry::test::ProcessOutcome diff_against(const std::string& new_text) {
+    write("new.yaml", new_text);
+    return ctl({"policy", "diff", "old.yaml", "new.yaml"});
+  }
+
+  // The report's lines, without the closing count.
+  static std::vector<std::string> lines(const std::string& out) {
+    std::vector<std::string> v;
+    std::istringstream in(out);
+    for (std::string l; std::getline(in, l);) v.push_back(l);
+    if (!v.empty()) v.pop_back();
+    return v;
+  }
+
+  std::string reference_;
+};
+
+using ::testing::ElementsAre;
+
+TEST_F(PolicyDiffTest, IdenticalPoliciesHaveNoChanges) {
+  auto r = diff_against(reference_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "no changes\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(PolicyDiffTest, LayoutCommentsKeyOrderAndSetOrderAreNotChanges) {
+  auto r = diff_against(edited({
+      {"# Reference exchange policy", "\n\n# Edited layout; reference exchange policy"},
+      {"serial: 7                      # must grow", "serial:    7   # must grow"},
+      {"    direction: inbound         # outer (extranet) -> inner (intranet)\n    kind: file\n",
+       "    kind: file\n    direction: inbound\n"},
+      {"allow_types: [pdf, ofd, docx, xlsx, pptx, txt, csv, png, jpeg, zip]",
+       "allow_types:\n      - zip\n      - pdf\n      - ofd\n      - docx\n      - xlsx\n      - pptx\n"
+       "      - txt\n      - csv\n      - png\n      - jpeg"},
+      {"deny_keywords: [classified-markings, project-codenames]\n    pii: { detect: [cn_id, cn_mobile, uscc",
+       "deny_keywords: [project-codenames, classified-markings]\n    pii: { action: reject, detect: [uscc, cn_id, "
+       "cn_mobile"},
+      {"bank_card], action: reject }", "bank_card] }"},
+  }));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "no changes\n");
+}
+
+TEST_F(PolicyDiffTest, SerialAndNarrowingChangesAreUnmarked) {
+  auto r = diff_against(edited({
+      {"serial: 7 ", "serial: 8 "},
+      {"allow_types: [pdf, ofd, docx, txt, csv, png, jpeg]", "allow_types: [pdf, ofd, txt, csv, png, jpeg]"},
+      {"max_size: 20MiB", "max_size: 10MiB"},
+      {"    max_size: 100MiB\n", "    max_size: 100MiB\n    approval: required\n"},
+      {"pii: { detect: [cn_id, cn_mobile, bank_card], action: mask }",
+       "pii: { detect: [cn_id, cn_mobile, bank_card, email], action: reject }"},
+      {"    - \"PROJECT NIGHTJAR\"\n", "    - \"PROJECT NIGHTJAR\"\n    - \"PROJECT KESTREL\"\n"},
+  }));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(lines(r.out), ElementsAre("serial 7 -> 8",  //
+                                        "list project-codenames: +1 term (\"PROJECT KESTREL\")",
+                                        "release-out: allow_types -docx",  //
+                                        "release-out: max_size 20MiB -> 10MiB",
+                                        "open-data-out: pii.action mask -> reject",  //
+                                        "open-data-out: pii.detect +email",
+                                        "open-data-out: approval none -> required"))
+      << r.out;
+  EXPECT_THAT(r.out, HasSubstr("\n7 changes, 0 widen what may cross (marked \"!\")\n"));
+}
+
+TEST_F(PolicyDiffTest, WideningChangesAreMarked) {
+  auto r = diff_against(edited({
+      {"allow_types: [pdf, ofd, docx, txt, csv, png, jpeg]", "allow_types: [pdf, ofd, docx, xlsx, txt, csv, png]"},
+      {"max_size: 20MiB", "max_size: 100MiB"},
+      {"    antivirus: required        # no scanner", "    antivirus: off        # no scanner"},
+      {"archives: { max_depth: 2,", "archives: { max_depth: 5,"},
+      {"    sanitize: [images, office, pdf, ofd]   # disarm", "    sanitize: [images, pdf, ofd]   # disarm"},
+      {"    - \"秘密★\"\n", ""},
+      {"pii: { detect: [cn_id, cn_mobile, bank_card], action: mask }",
+       "pii: { detect: [cn_id, bank_card], action: mask }"},
+      {"pii: { detect: [cn_id, cn_mobile, uscc, bank_card], action: reject }",
+       "pii: { detect: [cn_id, cn_mobile, uscc, bank_card], action: mask }"},
+      {"    approval: required         # a security officer", "    approval: none         # a security officer"},
+  }));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(lines(r.out), ElementsAre("! list classified-markings: -1 term (\"秘密★\")",
+                                        "! docs-in: archives.max_depth 2 -> 5",  //
+                                        "! docs-in: antivirus required -> off",
+                                        "! docs-in: sanitize -office",  //
+                                        "! release-out: allow_types +xlsx -jpeg",
+                                        "! release-out: max_size 20MiB -> 100MiB",
+                                        "! release-out: pii.action reject -> mask",
+                                        "! release-out: approval required -> none",
+                                        "! open-data-out: pii.detect -cn_mobile"))
+      << r.out;
+  EXPECT_THAT(r.out, HasSubstr("\n9 changes, 9 widen what may cross (marked \"!\")\n"));
+}
+
+TEST_F(PolicyDiffTest, ChannelsAndListsAddedAndRemoved) {
+  std::string text = edited({
+      {"  # Open-data tables published outward", "  # gone"},
+      {"  - name: open-data-out\n    direction: outbound\n    kind: file\n    allow_types: [csv, txt, json]\n"
+       "    max_size: 100MiB\n    deny_keywords: [classified-markings, project-codenames]\n"
+       "    pii: { detect: [cn_id, cn_mobile, bank_card], action: mask }\n",
+       "  - name: stats-out\n    direction: outbound\n    kind: message\n    allow_types: [json]\n"
+       "    max_size: 1MiB\n    deny_keywords: [staff-names]\n"},
+      {"lists:\n", "lists:\n  staff-names: [\"Zhang Wei\", \"Li Na\", \"Wang Fang\", \"Liu Yang\"]\n"},
+  });
+  auto r = diff_against(text);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(lines(r.out),
+              ElementsAre("list staff-names: added, 4 terms (\"Zhang Wei\", \"Li Na\", \"Wang Fang\", ...)",
+                          "! channel stats-out: added (outbound message, max_size 1MiB, allow_types 1, antivirus "
+                          "optional, deny_keywords staff-names, approval none)",
+                          "channel open-data-out: removed"))
+      << r.out;
+
+  // And back again: the channel's return widens, the list's removal drops terms.
+  write("old.yaml", text);
+  r = diff_against(reference_);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(lines(r.out), ElementsAre(StartsWith("! list staff-names: removed, 4 terms (\"Zhang Wei\""),
+                                        StartsWith("! channel open-data-out: added (outbound file, max_size 100MiB"),
+                                        "channel stats-out: removed"))
+      << r.out;
+}
+
+TEST_F(PolicyDiffTest, KeywordListTermsAreCountedAndTheFirstFewShown) {
+  auto r = diff_against(edited({
+      {"    - \"绝密\"\n    - \"机密\"\n", "    - \"TOP SECRET\"\n    - \"SECRET\"\n"},
+      {"    - \"OPERATION SKYFALL\"\n",
+       "    - \"OPERATION SKYFALL\"\n    - \"A\"\n    - \"B\"\n    - \"C\"\n    - \"D\"\n    - \"E\"\n"},
+  }));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(lines(r.out),
+              ElementsAre("! list classified-markings: +2 terms (\"TOP SECRET\", \"SECRET\") "
+                          "-2 terms (\"绝密\", \"机密\")",
+                          "list project-codenames: +5 terms (\"A\", \"B\", \"C\", ...)"))
+      << r.out;
+}
+
+TEST_F(PolicyDiffTest, DirectionKindKeywordsRoutesAndResponseChanges) {
+  auto r = diff_against(edited({
+      {"    direction: inbound         # outer", "    direction: outbound         # outer"},
+      {"    kind: file\n    allow_types: [csv, txt, json]", "    kind: message\n    allow_types: [csv, txt, json]"},
+      {"    deny_keywords: [classified-markings, project-codenames]\n    pii: { detect: [cn_id, cn_mobile, bank_card]",
+       "    deny_keywords: [classified-markings]\n    pii: { detect: [cn_id, cn_mobile, bank_card]"},
+      {"      - { method: GET,  path: \"/api/v1/notices\" }\n",
+       "      - { method: DELETE, path: \"/api/v1/docs/{id}\" }\n"},
+      {"allow_types: [json, pdf, ofd]", "allow_types: [json, pdf]"},
+      {"pii: { detect: [cn_id, bank_card], action: mask }", "pii: { detect: [cn_id, bank_card, email], action: mask }"},
+  }));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(lines(r.out), ElementsAre("! docs-in: direction inbound -> outbound",  //
+                                        "! open-data-out: kind file -> message",
+                                        "! open-data-out: deny_keywords -project-codenames",
+                                        "! mobile-office: route +DELETE /api/v1/docs/{id}",
+                                        "mobile-office: route -GET /api/v1/notices",
+                                        "mobile-office: response.allow_types -ofd",
+                                        "mobile-office: response.pii.detect +email"))
+      << r.out;
+}
+
+TEST_F(PolicyDiffTest, PiiAddedOrRemovedAndAntivirusStrengthened) {
+  auto r = diff_against(edited({
+      {"    pii: { detect: [cn_id, cn_mobile, uscc, bank_card], action: reject }\n", ""},
+      {"    max_size: 100MiB\n", "    max_size: 100MiB\n    antivirus: required\n"},
+      {"    antivirus: required        # no scanner", "    antivirus: optional        # no scanner"},
+  }));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(lines(r.out), ElementsAre("! docs-in: antivirus required -> optional",
+                                        "! release-out: pii removed (was cn_id,cn_mobile,uscc,bank_card->reject)",
+                                        "open-data-out: antivirus optional -> required"))
+      << r.out;
+}
+
+TEST_F(PolicyDiffTest, AnInvalidPolicyIsExit2WithItsDiagnostics) {
+  auto r = diff_against(edited({{"max_size: 20MiB", "max_size: 20MB"}, {"approval: required", "approval: maybe"}}));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "") << "nothing on stdout that could read as a review";
+  EXPECT_THAT(r.err, HasSubstr("new.yaml:38:15: channels[release-out].max_size: malformed size \"20MB\""));
+  EXPECT_THAT(r.err, HasSubstr("new.yaml:43:15: channels[release-out].approval:"));
+  EXPECT_THAT(r.err, HasSubstr("ferryctl policy diff: new.yaml: 2 errors; not a valid policy\n"));
+  EXPECT_THAT(r.err, Not(HasSubstr("old.yaml")));
+
+  // Either side: an invalid OLD is refused the same way.
+  r = ctl({"policy", "diff", "new.yaml", "old.yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("ferryctl policy diff: new.yaml: 2 errors; not a valid policy\n"));
+
+  r = ctl({"policy", "diff", "old.yaml", "missing.yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "ferryctl policy diff: missing.yaml: cannot read the policy: No such file or directory\n");
+  r = ctl({"policy", "diff", "old.yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "ferryctl policy diff: two policy files OLD NEW are required\n");
+}
+
+TEST_F(PolicyDiffTest, HelpNamesTheWideningMarker) {
+  auto r = ctl({"policy", "diff", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("ferryctl policy diff OLD NEW"));
+  EXPECT_THAT(r.out, HasSubstr("with \"! \" WIDENS what may cross"));
 }
 
 }  // namespace
