@@ -30,7 +30,8 @@ run: build
 # Both tables are printed even if the first one misses a bar; the exit
 # status says whether every bar was met.
 bench: build
-	@status=0; $(BUILD)/bin/ferry-bench || status=1; echo; $(BUILD)/bin/ferry-e2e-bench || status=1; exit $$status
+	@status=0; $(BUILD)/bin/ferry-bench || status=1; echo; $(BUILD)/bin/ferry-e2e-bench || status=1; \
+	  echo; $(BUILD)/bin/ferry-keyword-bench || status=1; exit $$status
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -32,8 +32,14 @@
 namespace ferry::pipeline {
 
 struct NormalisedText {
-  std::string text;                 // UTF-8
-  std::vector<std::size_t> origin;  // per byte of text: the byte offset in the input it came from
+  std::string text;  // UTF-8
+  // The byte offset in the input that byte `offset` of text came from.
+  std::size_t origin(std::size_t offset) const;
+
+  // Where the input and output offsets stop differing by the same amount:
+  // (output offset, input minus output) from there on. Sparse: text that
+  // normalises to itself, byte for byte, needs none.
+  std::vector<std::pair<std::size_t, std::ptrdiff_t>> shifts;
 };
 // Invalid UTF-8 in the input is kept as U+FFFD (it cannot hide a term).
 NormalisedText normalise_for_keywords(std::string_view utf8);

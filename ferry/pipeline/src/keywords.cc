@@ -6,7 +6,9 @@
 #include <unicode/unistr.h>
 #include <unicode/utf8.h>
 
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <cstdlib>
 #include <limits>
 #include <mutex>
@@ -47,91 +49,212 @@ std::string map_code_point(UChar32 c) {
   return to_utf8(out);
 }
 
-// NFKC_Casefold of every BMP code point, computed once (about 65,000 ICU
-// calls, a few tens of milliseconds): the text is then normalised with one
-// table look-up per code point. Code points above the BMP go to ICU.
-const std::array<std::string, 0x10000>& bmp_table() {
-  static const auto* table = [] {
-    auto* t = new std::array<std::string, 0x10000>();
-    for (UChar32 c = 0; c < 0x10000; ++c) {
-      if (U_IS_SURROGATE(c)) continue;
-      (*t)[static_cast<std::size_t>(c)] = map_code_point(c);
-    }
-    return t;
-  }();
-  return *table;
-}
 
-struct Edges {
-  bool all_space = true;
+// What one BMP code point normalises to, as a slice of a shared pool, and
+// the facts the CJK-spacing rule needs about it.
+struct Mapping {
+  std::uint32_t offset = 0;  // into the pool
+  std::uint8_t length = 0;   // 0: the code point disappears
+  bool identity = false;     // maps to itself: the input bytes are copied
+  bool all_space = false;
   bool first_cjk = false;
   bool last_cjk = false;
 };
 
-// Of a normalised character's UTF-8: whether it is all white space, and
-// whether it starts and ends with a CJK character.
-Edges edges(const std::string& mapped) {
-  Edges e;
+struct Table {
+  std::string pool;
+  std::vector<Mapping> bmp = std::vector<Mapping>(0x10000);
+  // One bit per BMP code point: normalises to itself and is not white space.
+  // 8 KiB, so the common case is answered from the first-level cache.
+  std::array<std::uint64_t, 0x10000 / 64> plain{};
+  bool is_plain(UChar32 c) const { return (plain[static_cast<std::size_t>(c) >> 6] >> (c & 63)) & 1; }
+};
+
+Mapping describe(UChar32 c, const std::string& mapped, std::string& pool) {
+  Mapping m;
+  m.offset = static_cast<std::uint32_t>(pool.size());
+  m.length = static_cast<std::uint8_t>(mapped.size());
+  pool += mapped;
+  std::string self;
+  icu::UnicodeString(c).toUTF8String(self);
+  m.identity = mapped == self;
+  m.all_space = !mapped.empty();
   const auto* s = reinterpret_cast<const std::uint8_t*>(mapped.data());
   const std::int32_t length = static_cast<std::int32_t>(mapped.size());
   bool first = true;
   for (std::int32_t i = 0; i < length;) {
-    UChar32 c;
-    U8_NEXT(s, i, length, c);
-    if (!u_isUWhiteSpace(c)) e.all_space = false;
-    const bool cjk = is_cjk(c);
-    if (first) e.first_cjk = cjk;
-    e.last_cjk = cjk;
+    UChar32 d;
+    U8_NEXT(s, i, length, d);
+    if (!u_isUWhiteSpace(d)) m.all_space = false;
+    const bool cjk = is_cjk(d);
+    if (first) m.first_cjk = cjk;
+    m.last_cjk = cjk;
     first = false;
   }
-  return e;
+  return m;
 }
+
+// NFKC_Casefold of every BMP code point, computed once (about 65,000 ICU
+// calls, a few tens of milliseconds): the text is then normalised with one
+// table look-up per code point. Code points above the BMP go to ICU.
+const Table& table() {
+  static const Table* t = [] {
+    auto* tab = new Table;
+    for (UChar32 c = 0; c < 0x10000; ++c) {
+      if (U_IS_SURROGATE(c)) continue;
+      const Mapping m = describe(c, map_code_point(c), tab->pool);
+      tab->bmp[static_cast<std::size_t>(c)] = m;
+      if (m.identity && !m.all_space) tab->plain[static_cast<std::size_t>(c) >> 6] |= std::uint64_t{1} << (c & 63);
+    }
+    return tab;
+  }();
+  return *t;
+}
+
+// The output and the running offset bookkeeping of one normalisation.
+class Builder {
+ public:
+  explicit Builder(NormalisedText& out) : out_(out) {}
+
+  // `bytes` stand for the `length` input bytes at `at`. Byte k of them comes
+  // from input byte at + k, or from `at` itself where the output is longer
+  // than the input (ﬃ -> ffi): origins never run past the character.
+  void emit(std::string_view bytes, std::size_t at, std::size_t length) {
+    if (bytes.size() <= length) return append(bytes, at);
+    for (std::size_t k = 0; k < bytes.size(); ++k) append(bytes.substr(k, 1), at);
+  }
+
+ private:
+  void append(std::string_view bytes, std::size_t at) {
+    const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(at) - static_cast<std::ptrdiff_t>(out_.text.size());
+    if (shift != shift_) {
+      out_.shifts.emplace_back(out_.text.size(), shift);
+      shift_ = shift;
+    }
+    out_.text.append(bytes);
+  }
+
+ public:
+
+ private:
+  NormalisedText& out_;
+  std::ptrdiff_t shift_ = 0;
+};
 
 }  // namespace
 
+std::size_t NormalisedText::origin(std::size_t offset) const {
+  auto it = std::upper_bound(shifts.begin(), shifts.end(), offset,
+                             [](std::size_t o, const std::pair<std::size_t, std::ptrdiff_t>& s) { return o < s.first; });
+  const std::ptrdiff_t shift = it == shifts.begin() ? 0 : std::prev(it)->second;
+  return static_cast<std::size_t>(static_cast<std::ptrdiff_t>(offset) + shift);
+}
+
 NormalisedText normalise_for_keywords(std::string_view utf8) {
-  const auto& table = bmp_table();
+  const Table& tab = table();
   NormalisedText out;
   out.text.reserve(utf8.size());
-  out.origin.reserve(utf8.size());
+  Builder b(out);
   // White space seen after a CJK character, held until the next character
   // says whether it sits between two CJK characters (then it is dropped).
-  std::string held;
-  std::vector<std::size_t> held_origin;
+  // Each piece keeps its input offset.
+  struct Held {
+    std::string bytes;
+    std::size_t at, length;
+  };
+  std::vector<Held> held;
   bool last_was_cjk = false;
+  auto flush = [&](bool drop) {
+    if (!drop) {
+      for (const Held& h : held) b.emit(h.bytes, h.at, h.length);
+    }
+    held.clear();
+  };
   const auto* s = reinterpret_cast<const std::uint8_t*>(utf8.data());
   const std::int32_t length = static_cast<std::int32_t>(utf8.size());
+  // After a character that is not white space: the characters that follow
+  // and normalise to themselves (most text) are copied in one piece. No
+  // white space is among them, so the CJK rule has nothing to hold.
+  auto copy_run = [&](std::int32_t& i) {
+    const std::int32_t start = i;
+    while (i < length) {
+      const std::uint8_t byte = s[i];
+      if (byte < 0x80) {
+        if ((byte >= 'A' && byte <= 'Z') || byte == ' ' || (byte >= '\t' && byte <= '\r') ||
+            (byte >= 0x1C && byte <= 0x1F)) {
+          break;
+        }
+        last_was_cjk = false;
+        ++i;
+        continue;
+      }
+      std::int32_t next = i;
+      UChar32 c;
+      U8_NEXT(s, next, length, c);
+      if (c < 0 || c >= 0x10000 || !tab.is_plain(c)) break;
+      last_was_cjk = is_cjk(c);
+      i = next;
+    }
+    if (i > start) {
+      const auto from = static_cast<std::size_t>(start), n = static_cast<std::size_t>(i - start);
+      b.emit(utf8.substr(from, n), from, n);
+    }
+  };
   for (std::int32_t i = 0; i < length;) {
     const std::size_t at = static_cast<std::size_t>(i);
+    // ASCII: letters fold to lower case, other characters stay; only white
+    // space takes part in the CJK rule.
+    if (s[i] < 0x80) {
+      const char ch = static_cast<char>(s[i]);
+      ++i;
+      const bool space = ch == ' ' || (ch >= '\t' && ch <= '\r') || (ch >= 0x1C && ch <= 0x1F);
+      if (space && last_was_cjk) {
+        held.push_back({std::string(1, ch), at, 1});
+        continue;
+      }
+      if (!space) {
+        flush(false);
+        last_was_cjk = false;
+      }
+      const char folded = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+      b.emit(std::string_view(&folded, 1), at, 1);
+      if (!space) copy_run(i);
+      continue;
+    }
     UChar32 c;
     U8_NEXT(s, i, length, c);
-    if (c < 0) c = 0xFFFD;
-    const std::string mapped = c < 0x10000 ? table[static_cast<std::size_t>(c)] : map_code_point(c);
+    const bool invalid = c < 0;
+    if (invalid) c = 0xFFFD;
+    Mapping m;
+    std::string astral;
+    std::string_view mapped;
+    if (c < 0x10000) {
+      m = tab.bmp[static_cast<std::size_t>(c)];
+      mapped = m.identity && !invalid ? utf8.substr(at, static_cast<std::size_t>(i) - at)
+                          : std::string_view(tab.pool).substr(m.offset, m.length);
+    } else {
+      std::string pool;
+      m = describe(c, map_code_point(c), pool);
+      astral = std::move(pool);
+      mapped = astral;
+    }
     if (mapped.empty()) continue;  // default ignorable: gone
     // Judged on what the character became (half-width katakana become CJK,
     // an ideographic space an ASCII one), so that normalising twice changes
     // nothing more.
-    const Edges e = edges(mapped);
-    if (e.all_space) {
+    if (m.all_space) {
       if (last_was_cjk) {
-        held += mapped;
-        held_origin.insert(held_origin.end(), mapped.size(), at);
+        held.push_back({std::string(mapped), at, static_cast<std::size_t>(i) - at});
         continue;
       }
     } else {
-      if (!(last_was_cjk && e.first_cjk)) {
-        out.text += held;
-        out.origin.insert(out.origin.end(), held_origin.begin(), held_origin.end());
-      }
-      held.clear();
-      held_origin.clear();
-      last_was_cjk = e.last_cjk;
+      flush(last_was_cjk && m.first_cjk);
+      last_was_cjk = m.last_cjk;
     }
-    out.text += mapped;
-    out.origin.insert(out.origin.end(), mapped.size(), at);
+    b.emit(mapped, at, static_cast<std::size_t>(i) - at);
+    if (!m.all_space) copy_run(i);
   }
-  out.text += held;
-  out.origin.insert(out.origin.end(), held_origin.begin(), held_origin.end());
+  flush(false);
   return out;
 }
 
@@ -223,7 +346,7 @@ std::optional<KeywordHit> KeywordMatcher::first_hit(std::string_view utf8) const
   }
   if (!found.any) return std::nullopt;
   const Impl::Term& t = impl_->terms[found.id];
-  return KeywordHit{t.list, t.term, n.origin[static_cast<std::size_t>(found.from)]};
+  return KeywordHit{t.list, t.term, n.origin(static_cast<std::size_t>(found.from))};
 }
 
 }  // namespace ferry::pipeline

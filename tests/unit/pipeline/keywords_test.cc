@@ -31,10 +31,13 @@ TEST(Normalise, EveryByteKnowsWhereItCameFrom) {
   const std::string text = "ab 绝 密";
   const NormalisedText n = normalise_for_keywords(text);
   ASSERT_EQ(n.text, "ab 绝密");
-  ASSERT_EQ(n.origin.size(), n.text.size());
-  EXPECT_EQ(n.origin[0], 0u);
-  EXPECT_EQ(n.origin[3], 3u);  // 绝
-  EXPECT_EQ(n.origin[6], 7u);  // 密, after the dropped space
+  EXPECT_EQ(n.origin(0), 0u);
+  EXPECT_EQ(n.origin(3), 3u);  // 绝
+  EXPECT_EQ(n.origin(6), 7u);  // 密, after the dropped space
+  const NormalisedText wide = normalise_for_keywords("ＡＢ绝密");
+  ASSERT_EQ(wide.text, "ab绝密");
+  EXPECT_EQ(wide.origin(1), 3u);  // Ｂ
+  EXPECT_EQ(wide.origin(2), 6u);  // 绝
 }
 
 TEST(Normalise, InvalidUtf8CannotHideATerm) {
