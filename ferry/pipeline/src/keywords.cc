@@ -114,12 +114,18 @@ const Table& table() {
 // The output and the running offset bookkeeping of one normalisation.
 class Builder {
  public:
-  explicit Builder(NormalisedText& out) : out_(out) {}
+  // Without `track`, only the text is built (the scan's fast path); the
+  // offsets are worked out again only for a text that has a hit.
+  Builder(NormalisedText& out, bool track) : out_(out), track_(track) {}
 
   // `bytes` stand for the `length` input bytes at `at`. Byte k of them comes
   // from input byte at + k, or from `at` itself where the output is longer
   // than the input (ﬃ -> ffi): origins never run past the character.
   void emit(std::string_view bytes, std::size_t at, std::size_t length) {
+    if (!track_) {
+      out_.text.append(bytes);
+      return;
+    }
     if (bytes.size() <= length) return append(bytes, at);
     for (std::size_t k = 0; k < bytes.size(); ++k) append(bytes.substr(k, 1), at);
   }
@@ -134,10 +140,9 @@ class Builder {
     out_.text.append(bytes);
   }
 
- public:
-
  private:
   NormalisedText& out_;
+  bool track_;
   std::ptrdiff_t shift_ = 0;
 };
 
@@ -150,11 +155,13 @@ std::size_t NormalisedText::origin(std::size_t offset) const {
   return static_cast<std::size_t>(static_cast<std::ptrdiff_t>(offset) + shift);
 }
 
-NormalisedText normalise_for_keywords(std::string_view utf8) {
+namespace {
+
+NormalisedText normalise(std::string_view utf8, bool track) {
   const Table& tab = table();
   NormalisedText out;
   out.text.reserve(utf8.size());
-  Builder b(out);
+  Builder b(out, track);
   // White space seen after a CJK character, held until the next character
   // says whether it sits between two CJK characters (then it is dropped).
   // Each piece keeps its input offset.
@@ -258,6 +265,10 @@ NormalisedText normalise_for_keywords(std::string_view utf8) {
   return out;
 }
 
+}  // namespace
+
+NormalisedText normalise_for_keywords(std::string_view utf8) { return normalise(utf8, true); }
+
 struct KeywordMatcher::Impl {
   struct Term {
     std::string list, term;
@@ -324,7 +335,7 @@ std::size_t KeywordMatcher::term_count() const { return impl_->terms.size(); }
 
 std::optional<KeywordHit> KeywordMatcher::first_hit(std::string_view utf8) const {
   if (impl_->db == nullptr) return std::nullopt;
-  const NormalisedText n = normalise_for_keywords(utf8);
+  const NormalisedText n = normalise(utf8, false);
   // hs_scan takes an unsigned length; text extraction's limits keep texts far
   // below 4 GiB, so a longer one is a caller's bug.
   if (n.text.size() > std::numeric_limits<unsigned>::max()) std::abort();
@@ -346,7 +357,8 @@ std::optional<KeywordHit> KeywordMatcher::first_hit(std::string_view utf8) const
   }
   if (!found.any) return std::nullopt;
   const Impl::Term& t = impl_->terms[found.id];
-  return KeywordHit{t.list, t.term, n.origin(static_cast<std::size_t>(found.from))};
+  // A hit: normalise once more, keeping offsets, to say where it is.
+  return KeywordHit{t.list, t.term, normalise(utf8, true).origin(static_cast<std::size_t>(found.from))};
 }
 
 }  // namespace ferry::pipeline
