@@ -798,18 +798,23 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       return;
     }
     if (st == State::outgoing) {
-      note(audit::Event{"object.accepted", audit::Severity::info, {}}
-               .with("id", r.id.hex())
-               .with("channel", r.channel)
-               .with("path", r.path)
-               .with("stages", "channel,name,size")
-               .with("policy_serial", std::to_string(policy_->serial)));
-      queue_outgoing(r);
+      accepted(r);
       kick_engine();
       return;
     }
     to_inspect_.push_back(r.id);
     post_inspect();
+  }
+
+  // An object the sending side's pipeline passed: audited and queued for the link.
+  void accepted(const spool::ObjectRecord& r) {
+    note(audit::Event{"object.accepted", audit::Severity::info, {}}
+             .with("id", r.id.hex())
+             .with("channel", r.channel)
+             .with("path", r.path)
+             .with("stages", "channel,name,size")
+             .with("policy_serial", std::to_string(policy_->serial)));
+    queue_outgoing(r);
   }
 
   void queue_outgoing(const spool::ObjectRecord& r) {
@@ -879,13 +884,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                  .with("policy_serial", std::to_string(policy_->serial)));
         continue;
       }
-      note(audit::Event{"object.accepted", audit::Severity::info, {}}
-               .with("id", r.id.hex())
-               .with("channel", r.channel)
-               .with("path", r.path)
-               .with("stages", "channel,name,size")
-               .with("policy_serial", std::to_string(policy_->serial)));
-      queue_outgoing(r);
+      accepted(r);
       queued = true;
     }
     if (queued) kick_engine();

@@ -33,6 +33,20 @@ crypto::Error twice(const ObjectId& id) {
   return make_error(Errc::invalid_argument, "object " + id.hex() + " appears more than once in one batch");
 }
 
+// The barrier over a batch's new record revisions in tmp/ (move_batch,
+// update_batch); if it fails, they are removed and every one fails.
+Status commit_new_revisions(fs::SyncBarrier& barrier, const std::vector<std::pair<std::size_t, std::string>>& written,
+                            std::vector<Result<ObjectRecord>>& out) {
+  Status s = barrier.commit();
+  if (!s.ok()) {
+    for (const auto& [i, tmp] : written) {
+      ::unlink(tmp.c_str());
+      out[i] = batch_failed(s.error());
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 std::vector<Result<ObjectRecord>> Spool::create_batch(const std::vector<NewObject>& objects) {
@@ -193,13 +207,7 @@ std::vector<Result<ObjectRecord>> Spool::move_batch(const std::vector<Move>& mov
     written.emplace_back(i, *tmp_rec);
     out.emplace_back(std::move(next));
   }
-  if (Status s = barrier.commit(); !s.ok()) {
-    for (const auto& [i, tmp] : written) {
-      ::unlink(tmp.c_str());
-      out[i] = batch_failed(s.error());
-    }
-    return out;
-  }
+  if (Status s = commit_new_revisions(barrier, written, out); !s.ok()) return out;
 
   // Phase 2: commit each by its record's rename, move its data; one barrier
   // over the destination directories.
@@ -262,13 +270,7 @@ std::vector<Result<ObjectRecord>> Spool::update_batch(State state, const std::ve
     written.emplace_back(i, *tmp_rec);
     out.emplace_back(std::move(next));
   }
-  if (Status s = barrier.commit(); !s.ok()) {
-    for (const auto& [i, tmp] : written) {
-      ::unlink(tmp.c_str());
-      out[i] = batch_failed(s.error());
-    }
-    return out;
-  }
+  if (Status s = commit_new_revisions(barrier, written, out); !s.ok()) return out;
   std::vector<std::size_t> renamed;
   for (const auto& [i, tmp] : written) {
     const std::string rec = impl_->record_path(updates[i].id, state);
