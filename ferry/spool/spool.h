@@ -149,14 +149,6 @@ class Spool {
   };
   std::vector<Result<ObjectRecord>> move_batch(const std::vector<Move>& moves);
 
-  // update() for many objects of one state: new revisions to tmp/, barrier,
-  // each renamed over its record, barrier.
-  struct Update {
-    ObjectId id;
-    RecordUpdate update;
-  };
-  std::vector<Result<ObjectRecord>> update_batch(State state, const std::vector<Update>& updates);
-
   // Removes a finished object without waiting for the disk. After a crash it
   // may be back; use it only where a second pass is harmless: an object the
   // peer holds (offered again, it is answered DUPLICATE), or one whose

@@ -33,8 +33,8 @@ crypto::Error twice(const ObjectId& id) {
   return make_error(Errc::invalid_argument, "object " + id.hex() + " appears more than once in one batch");
 }
 
-// The barrier over a batch's new record revisions in tmp/ (move_batch,
-// update_batch); if it fails, they are removed and every one fails.
+// The barrier over a batch's new record revisions in tmp/; if it fails,
+// they are removed and every one fails.
 Status commit_new_revisions(fs::SyncBarrier& barrier, const std::vector<std::pair<std::size_t, std::string>>& written,
                             std::vector<Result<ObjectRecord>>& out) {
   Status s = barrier.commit();
@@ -245,49 +245,6 @@ std::vector<Result<ObjectRecord>> Spool::move_batch(const std::vector<Move>& mov
   for (std::size_t i : moved) {
     const Move& m = moves[i];
     impl_->recycle(impl_->record_path(m.id, m.from));
-  }
-  return out;
-}
-
-std::vector<Result<ObjectRecord>> Spool::update_batch(State state, const std::vector<Update>& updates) {
-  std::vector<Result<ObjectRecord>> out;
-  out.reserve(updates.size());
-  std::vector<std::pair<std::size_t, std::string>> written;
-  fs::SyncBarrier barrier;
-  std::unordered_set<ObjectId> seen;
-  for (std::size_t i = 0; i < updates.size(); ++i) {
-    if (!seen.insert(updates[i].id).second) {
-      out.emplace_back(twice(updates[i].id));
-      continue;
-    }
-    Result<ObjectRecord> old = impl_->read_record(updates[i].id, state);
-    Result<ObjectRecord> next = old.ok() ? impl_->next_revision(*old, state, updates[i].update) : old;
-    Result<std::string> tmp_rec = next.ok() ? impl_->write_record_tmp(*next, &barrier) : Result<std::string>(next.error());
-    if (!tmp_rec.ok()) {
-      out.emplace_back(tmp_rec.error());
-      continue;
-    }
-    written.emplace_back(i, *tmp_rec);
-    out.emplace_back(std::move(next));
-  }
-  if (Status s = commit_new_revisions(barrier, written, out); !s.ok()) return out;
-  std::vector<std::size_t> renamed;
-  for (const auto& [i, tmp] : written) {
-    const std::string rec = impl_->record_path(updates[i].id, state);
-    if (::rename(tmp.c_str(), rec.c_str()) != 0) {
-      const int err = errno;
-      ::unlink(tmp.c_str());
-      out[i] = io_error(rec, err);
-      continue;
-    }
-    if (auto it = impl_->partials.find(updates[i].id); it != impl_->partials.end() && state == State::partial) {
-      it->second.record = *out[i];
-    }
-    renamed.push_back(i);
-  }
-  if (!renamed.empty()) barrier.directory(impl_->state_dir(state));
-  if (Status s = barrier.commit(); !s.ok()) {
-    for (std::size_t i : renamed) out[i] = batch_failed(s.error());
   }
   return out;
 }
