@@ -1080,6 +1080,13 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     const auto stale = std::chrono::steady_clock::now() - kInMemoryIdle;
     for (auto it = in_memory_.begin(); it != in_memory_.end();) {
       if (it->second.touched < stale && !committing_.contains(it->first)) {
+        const spool::ObjectRecord& r = it->second.record;
+        note(audit::Event{"object.receive_abandoned", audit::Severity::warning, {}}
+                 .with("id", r.id.hex())
+                 .with("channel", r.channel)
+                 .with("path", r.path)
+                 .with("detail", "incomplete for 10 minutes: " + std::to_string(it->second.bytes.size()) + " of " +
+                                     std::to_string(r.size) + " bytes dropped; the sender offers it again"));
         count(it->second.record.channel, State::partial, it->second.record.size, -1);
         in_memory_bytes_ -= it->second.record.size;
         it = in_memory_.erase(it);
