@@ -184,6 +184,10 @@ struct Policy {
 struct PolicyLoad {
   std::optional<Policy> policy;
   std::vector<Diagnostic> errors;
+  // load_policy_file: the bytes read and parsed (empty if unreadable). A
+  // signature is checked over these, never over a second read of the file,
+  // which may have changed in between (policy/signature.h).
+  std::string text;
 
   bool ok() const { return policy.has_value(); }
 };

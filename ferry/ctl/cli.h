@@ -66,5 +66,6 @@ int cmd_sign(std::span<char* const> args);
 int cmd_verify(std::span<char* const> args);
 int cmd_status(std::span<char* const> args);
 int cmd_policy(std::span<char* const> args);
+int cmd_inspect(std::span<char* const> args);
 
 }  // namespace ferry::ctl

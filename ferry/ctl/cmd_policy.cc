@@ -4,12 +4,8 @@
 // a policy that does not lint and signs the exact bytes it linted, with the
 // same SM2/SM3 signature and distinguishing ID as `ferryctl sign`; diff
 // shows what a new policy changes, by list, channel and rule.
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <variant>
 
 #include "crypto/device.h"
@@ -18,6 +14,7 @@
 #include "ferry/ctl/cli.h"
 #include "ferry/fs/durable_file.h"
 #include "policy/policy.h"
+#include "policy/signature.h"
 #include "policy/size.h"
 
 namespace ferry::ctl {
@@ -46,16 +43,12 @@ constexpr char kPolicyHelp[] =
     "      both say the same (order, comments and layout aside), 1 otherwise.\n"
     "ID is the signer's distinguishing ID (default 1234567812345678).\n";
 
-// A DER SM2 signature is at most 72 bytes; anything much larger is not one.
-constexpr std::size_t kMaxSignatureFile = 4096;
-
 void print_diagnostics(const std::vector<policy::Diagnostic>& errors) {
   for (const policy::Diagnostic& d : errors) std::fprintf(stderr, "%s\n", d.to_string().c_str());
 }
 
-// The policy loaded by the side's own loader, and the bytes that were loaded
-// (read again and matched against the loader's SM3, so that what is signed or
-// verified is exactly what was linted).
+// The policy loaded by the side's own loader, and the bytes it parsed: what
+// is signed or verified is exactly what was linted.
 struct LintedPolicy {
   policy::Policy policy;
   crypto::Bytes bytes;
@@ -75,12 +68,8 @@ std::variant<LintedPolicy, int> lint(std::string_view command, const std::string
                  command == "policy sign" ? ", not signed" : "");
     return kExitUsage;
   }
-  crypto::Result<crypto::Bytes> bytes = fs::read_file(file, policy::kMaxPolicyFileSize);
-  if (!bytes.ok()) return usage_error(command, bytes.error().message);
-  if (crypto::Sm3::digest(*bytes) != load.policy->sm3) {
-    return usage_error(command, file + ": changed while it was being read; try again");
-  }
-  return LintedPolicy{std::move(*load.policy), std::move(bytes).value()};
+  const crypto::ByteView bytes = crypto::as_bytes(load.text);
+  return LintedPolicy{std::move(*load.policy), crypto::Bytes(bytes.begin(), bytes.end())};
 }
 
 template <typename T>
@@ -399,8 +388,6 @@ int run_diff(std::span<char* const> args) {
   return kExitNegative;
 }
 
-std::string fingerprint(const crypto::Sm2PublicKey& key) { return crypto::to_hex(crypto::Sm3::digest(key.point())); }
-
 // e = SM3(Z || bytes) through the device's hash, as `ferryctl sign` computes it.
 crypto::Result<crypto::Sm3Digest> hash_bytes(crypto::CryptoSession& session, const crypto::Sm2PublicKey& signer,
                                              const std::string& id, crypto::ByteView bytes) {
@@ -443,11 +430,11 @@ int run_lint(std::span<char* const> args) {
   }
   const std::string file = parsed->positional[0];
 
-  std::vector<crypto::Sm2PublicKey> keys;
+  std::vector<policy::Signer> keys;
   for (const std::string& s : signers) {
     crypto::Result<crypto::Sm2PublicKey> key = load_public_key(s);
     if (!key.ok()) return usage_error(kCmd, key.error().message);
-    keys.push_back(std::move(key).value());
+    keys.push_back({s, std::move(key).value()});
   }
 
   std::variant<LintedPolicy, int> linted = lint(kCmd, file);
@@ -455,38 +442,13 @@ int run_lint(std::span<char* const> args) {
   const LintedPolicy& lp = std::get<LintedPolicy>(linted);
 
   if (check_signature) {
-    const std::string sig_path = file + ".sig";
-    struct stat st;
-    if (::stat(sig_path.c_str(), &st) != 0 && errno == ENOENT) {
-      return usage_error(kCmd, sig_path + ": missing signature file; " + file + " is not signed");
-    }
-    crypto::Result<crypto::Bytes> sig = fs::read_file(sig_path, kMaxSignatureFile);
-    if (!sig.ok()) return usage_error(kCmd, "cannot read the signature: " + sig.error().message);
-    if (!crypto::is_sm2_der_signature(*sig)) {
-      return usage_error(kCmd, sig_path + ": malformed signature (not a DER SM2 signature); " + file +
-                                   " is not validly signed");
-    }
     crypto::require_power_on_selftests();
-    crypto::SoftwareCryptoDevice device;
-    crypto::Result<std::unique_ptr<crypto::CryptoSession>> session = device.open_session();
-    if (!session.ok()) return usage_error(kCmd, session.error().message);
-    const crypto::Sm2PublicKey* by = nullptr;
-    std::size_t by_index = 0;
-    for (std::size_t i = 0; i < keys.size() && by == nullptr; ++i) {
-      crypto::Result<crypto::Sm3Digest> e = hash_bytes(**session, keys[i], *id, lp.bytes);
-      if (!e.ok()) return usage_error(kCmd, e.error().message);
-      if ((*session)->external_verify(keys[i], *e, *sig)) {
-        by = &keys[i];
-        by_index = i;
-      }
-    }
-    if (by == nullptr) {
-      return usage_error(kCmd, sig_path + ": " + file + " is not signed by any of the given keys (" +
-                                   join(signers, ", ") + ", ID \"" + *id + "\")");
-    }
+    const policy::SignatureCheck check = policy::check_signature(file, lp.bytes, keys, *id);
+    if (!check.ok()) return usage_error(kCmd, check.message);
+    const policy::Signer& by = keys[*check.signer];
     print_summary(file, lp.policy);
-    std::printf("signature %s: valid, by %s (SM3 fingerprint %s)\n", sig_path.c_str(), signers[by_index].c_str(),
-                fingerprint(*by).c_str());
+    std::printf("signature %s: valid, by %s (SM3 fingerprint %s)\n", policy::signature_path(file).c_str(),
+                by.name.c_str(), policy::fingerprint(by.key).c_str());
     return kExitOk;
   }
   print_summary(file, lp.policy);
@@ -530,11 +492,11 @@ int run_sign(std::span<char* const> args) {
   crypto::Result<crypto::Bytes> sig = (*session)->internal_sign(kCliSigningKey, *e);
   if (!sig.ok()) return usage_error(kCmd, sig.error().message);
 
-  const std::string sig_path = file + ".sig";
+  const std::string sig_path = policy::signature_path(file);
   if (crypto::Status s = fs::replace_file(sig_path, *sig, 0644); !s.ok()) return usage_error(kCmd, s.error().message);
   std::printf("wrote %s (policy serial %llu, sm3 %s)\n", sig_path.c_str(),
               static_cast<unsigned long long>(lp.policy.serial), crypto::to_hex(lp.policy.sm3).c_str());
-  std::printf("signer public key SM3 fingerprint: %s\n", fingerprint(*pub).c_str());
+  std::printf("signer public key SM3 fingerprint: %s\n", policy::fingerprint(*pub).c_str());
   return kExitOk;
 }
 

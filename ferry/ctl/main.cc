@@ -20,6 +20,7 @@ constexpr Entry kCommands[] = {
     {"sign", ferry::ctl::cmd_sign, "sign a file with an SM2 key (writes FILE.sig)"},
     {"verify", ferry::ctl::cmd_verify, "verify an SM2 signature over a file"},
     {"policy", ferry::ctl::cmd_policy, "lint a policy (every error, with line:col), check or write its signature"},
+    {"inspect", ferry::ctl::cmd_inspect, "dry-run a channel's pipeline over files: verdict, type and reasons"},
     {"status", ferry::ctl::cmd_status, "show a running side (needs --config FILE before the command)"},
 };
 

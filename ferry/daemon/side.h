@@ -12,16 +12,18 @@
 
 #include "crypto/result.h"
 #include "ferry/config/config.h"
-#include "policy/policy.h"
+#include "ferry/daemon/policy_admission.h"
 
 namespace ferry::daemon {
 
 class Side {
  public:
   // Loads the keys, opens and recovers the spool, recovers source claims,
-  // opens the audit sink. Errors here are start-up errors (exit 2).
+  // opens the audit sink, and refuses a policy older than the highest this
+  // side has applied (spool/applied_serial.h). Errors here are start-up
+  // errors (exit 2).
   static crypto::Result<std::unique_ptr<Side>> create(boost::asio::io_context& io, config::Config config,
-                                                      policy::Policy policy);
+                                                      AdmittedPolicy policy);
   virtual ~Side() = default;
 
   // Runs until SIGTERM/SIGINT; SIGHUP reloads the policy. Returns the exit status.

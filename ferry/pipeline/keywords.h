@@ -16,8 +16,12 @@
 // points); the terms are normalised the same way, so such a term still
 // matches text written the same way.
 //
-// Matching is Hyperscan's literal multi-pattern mode (Vectorscan on ARM): one
-// pass over the text for all terms of all lists.
+// Matching is Hyperscan's literal multi-pattern mode (Vectorscan on ARM), in
+// streaming mode: one pass over the text for all terms of all lists, fed the
+// normalised text in pieces of 64 KiB as it is made, so that it is read from
+// the cache and a term across two pieces still matches. Most text normalises
+// to itself (ASCII other than upper case, CJK ideographs): it is recognised
+// a block of bytes at a time and copied as it stands.
 #pragma once
 
 #include <cstddef>
@@ -65,8 +69,11 @@ class KeywordMatcher {
   KeywordMatcher& operator=(KeywordMatcher&&) noexcept;
   ~KeywordMatcher();
 
-  // The first hit in text order, or nullopt.
+  // The first hit in text order (the match that ends first), or nullopt.
   std::optional<KeywordHit> first_hit(std::string_view utf8) const;
+  // The same, with a long text (a MiB or more a part) cut into up to
+  // `threads` parts that are normalised and scanned side by side.
+  std::optional<KeywordHit> first_hit(std::string_view utf8, unsigned threads) const;
   std::size_t term_count() const;
 
  private:

@@ -10,7 +10,9 @@
 //             after +86 / 86.
 //  uscc       GB 32100-2015 unified social credit code: 18 characters from
 //             0-9 and the 21 letters without I O S V Z, the last one its
-//             check character (weights 3^i mod 31).
+//             check character (weights 3^i mod 31); characters 3-8 a
+//             division code of a real province, 9-17 a GB 11714
+//             organisation code with its own check character.
 //  bank_card  16 to 19 digits, Luhn (ISO/IEC 7812-1 Annex B), and an issuer
 //             prefix of a card scheme used in China (listed in pii.cc).
 //  email      local@domain with a dot-separated domain and a 2+ letter TLD.

@@ -449,7 +449,9 @@ PolicyLoad load_policy_file(const std::string& path) {
   std::error_code ec;
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   std::filesystem::path abs = std::filesystem::absolute(dir.empty() ? "." : dir, ec);
-  return load_policy_text(*text, path, (ec ? dir : abs).lexically_normal().string());
+  PolicyLoad out = load_policy_text(*text, path, (ec ? dir : abs).lexically_normal().string());
+  out.text = std::move(text).value();
+  return out;
 }
 
 }  // namespace ferry::policy

@@ -213,18 +213,20 @@ TEST(Exchange, SighupReloadsAGoodPolicyAndRefusesABadOne) {
     std::ifstream in(policy_path);
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
-  std::ofstream(policy_path, std::ios::trunc) << "schema: ferry-policy/1\nserial: oops\n";
+  // Signed by the officer, so that what is refused is the content.
+  sides.write_signed_policy("schema: ferry-policy/1\nserial: oops\n");
   sides.signal(Which::outer, SIGHUP);
   ASSERT_TRUE(TwoSides::wait_until(
       [&] { return sides.log(Which::outer).find("policy.reload_refused") != std::string::npos; },
       std::chrono::seconds(10)));
+  EXPECT_THAT(sides.log(Which::outer), HasSubstr("\"reason\":\"invalid\""));
   EXPECT_TRUE(sides.running(Which::outer));
   drop_file(sides.inbox("docs-in"), "during bad reload.txt", "old policy still runs");
   ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("docs-in")) == 1; }, std::chrono::seconds(30)));
 
   std::string v8 = text;
   v8.replace(v8.find("serial: 7"), 9, "serial: 8");
-  std::ofstream(policy_path, std::ios::trunc) << v8;
+  sides.write_signed_policy(v8);
   sides.signal(Which::outer, SIGHUP);
   ASSERT_TRUE(TwoSides::wait_until(
       [&] { return sides.log(Which::outer).find("\"event\":\"policy.reloaded\"") != std::string::npos; },

@@ -78,6 +78,7 @@ TwoSides::TwoSides(TwoSidesOptions options) : options_(std::move(options)) {
     spit(dir_ + "/keys/" + who + ".key", std::string(pem.view().begin(), pem.view().end()), 0600);
     spit(dir_ + "/keys/" + who + ".pub", key->public_key().to_pem());
   }
+  sign_policy();
   for (const char* d : {"var", "avdb", "inbox/docs-in", "inbox/release-out", "inbox/open-data-out", "outbox/docs-in",
                         "outbox/release-out", "outbox/open-data-out"}) {
     stdfs::create_directories(dir_ + "/" + d);
@@ -91,6 +92,20 @@ TwoSides::~TwoSides() {
 }
 
 std::string TwoSides::config(Which w) const { return dir_ + "/" + name(w) + ".yaml"; }
+
+void TwoSides::sign_policy(const std::string& key_name) const {
+  const std::string pem = slurp(dir_ + "/keys/" + key_name + ".key");
+  auto key = crypto::Sm2PrivateKey::from_pem(pem);
+  if (!key.ok()) throw std::runtime_error(key.error().message);
+  auto sig = crypto::sm2_sign(*key, crypto::as_bytes(slurp(policy_path())));
+  if (!sig.ok()) throw std::runtime_error(sig.error().message);
+  spit(policy_path() + ".sig", std::string(sig->begin(), sig->end()));
+}
+
+void TwoSides::write_signed_policy(const std::string& text, const std::string& key_name) const {
+  spit(policy_path(), text);
+  sign_policy(key_name);
+}
 std::string TwoSides::inbox(const std::string& channel) const { return dir_ + "/inbox/" + channel; }
 std::string TwoSides::outbox(const std::string& channel) const {
   if (channel == "docs-in" && !options_.inner_root.empty()) return options_.inner_root + "/outbox/docs-in";

@@ -1,6 +1,7 @@
 // Both sides of ferry as real processes, in a temp directory laid out like
 // examples/single-host: the reference configs and policy (unchanged but for
-// the few settings a test names), fresh keys, inboxes and outboxes.
+// the few settings a test names), fresh keys, the policy signed by the
+// security officer, inboxes and outboxes.
 #pragma once
 
 #include <chrono>
@@ -37,6 +38,15 @@ class TwoSides {
 
   const std::string& dir() const { return dir_; }
   std::string config(Which w) const;
+  // The policy both configs name; the configs name keys/secadmin.pub and
+  // keys/secadmin2.pub as officers.secadmin, so the sides run it only signed.
+  std::string policy_path() const { return dir_ + "/policy.yaml"; }
+  // Writes policy.yaml.sig: the signature over the policy's current bytes by
+  // keys/KEY_NAME.key (as `ferryctl policy sign` makes it). The constructor
+  // signs the reference policy with "secadmin".
+  void sign_policy(const std::string& key_name = "secadmin") const;
+  // Replaces policy.yaml with `text` and signs it with keys/KEY_NAME.key.
+  void write_signed_policy(const std::string& text, const std::string& key_name = "secadmin") const;
   // Source folder of a channel on its sending side; deliver folder on its receiving side.
   std::string inbox(const std::string& channel) const;
   std::string outbox(const std::string& channel) const;

@@ -29,8 +29,10 @@ bool Config::link_transport_available() const { return link.transport == LinkTra
 
 std::vector<std::string> Config::inactive_features() const {
   std::vector<std::string> out;
-  if (officers) {
-    out.push_back("officers: parsed; policy signature enforcement arrives with [policy-inspect]");
+  // officers.secadmin is active: its keys verify the policy's signature.
+  if (officers && (!officers->sysadmin.empty() || !officers->auditor.empty())) {
+    out.push_back("officers.sysadmin and officers.auditor: parsed; their keys are not used yet (only "
+                  "officers.secadmin's, which verify the policy signature)");
   }
   for (const Binding& b : channels) {
     if (b.role == BindingRole::listen || b.role == BindingRole::upstream) {

@@ -10,7 +10,9 @@
 
 #include "crypto/selftest.h"
 #include "ferry/config/config.h"
+#include "ferry/daemon/policy_admission.h"
 #include "ferry/daemon/side.h"
+#include "ferry/spool/applied_serial.h"
 #include "policy/policy.h"
 
 namespace {
@@ -19,15 +21,19 @@ constexpr char kHelp[] =
     "usage: ferryd --config FILE        run one side of ferry\n"
     "       ferryd --check-config FILE  validate FILE, its policy and channel bindings, and exit\n"
     "\n"
+    "When the config names officers.secadmin keys, the policy must be signed\n"
+    "(POLICY.sig, `ferryctl policy sign`) by one of them; a policy whose serial\n"
+    "is lower than the highest this side has applied is refused (anti-rollback).\n"
+    "\n"
     "Signals: SIGHUP reloads the policy (a bad one is refused and the old one\n"
     "keeps running); SIGTERM finishes the frame in flight and stops.\n"
     "Exit status: 0 stopped cleanly or config valid, 1 a self-test failed,\n"
-    "2 the configuration or policy is wrong (each problem printed with its\n"
-    "file, line, column and key).\n";
+    "2 the configuration or policy is wrong or refused (each problem printed\n"
+    "with its file, and for a document its line, column and key).\n";
 
 struct Loaded {
   ferry::config::Config config;
-  ferry::policy::Policy policy;
+  ferry::daemon::AdmittedPolicy policy;
 };
 
 // Every problem at once, one per line on stderr; nullopt if there were any.
@@ -37,14 +43,9 @@ std::optional<Loaded> load(const std::string& path) {
     std::fputs(ferry::policy::to_string(c.errors).c_str(), stderr);
     return std::nullopt;
   }
-  ferry::policy::PolicyLoad p = ferry::policy::load_policy_file(c.config->policy);
+  ferry::daemon::PolicyAdmission p = ferry::daemon::admit_policy(*c.config);
   if (!p.ok()) {
-    std::fputs(ferry::policy::to_string(p.errors).c_str(), stderr);
-    return std::nullopt;
-  }
-  std::vector<ferry::policy::Diagnostic> b = ferry::config::check_bindings(*c.config, *p.policy);
-  if (!b.empty()) {
-    std::fputs(ferry::policy::to_string(b).c_str(), stderr);
+    std::fprintf(stderr, "ferryd: policy refused (%s):\n%s", p.reason.c_str(), p.message.c_str());
     return std::nullopt;
   }
   if (!c.config->link_transport_available()) {
@@ -52,7 +53,7 @@ std::optional<Loaded> load(const std::string& path) {
                  path.c_str());
     return std::nullopt;
   }
-  return Loaded{std::move(*c.config), std::move(*p.policy)};
+  return Loaded{std::move(*c.config), std::move(*p.admitted)};
 }
 
 }  // namespace
@@ -80,10 +81,28 @@ int main(int argc, char** argv) {
   std::optional<Loaded> loaded = load(path);
   if (!loaded) return 2;
   if (mode == "--check-config") {
+    const ferry::policy::Policy& policy = loaded->policy.policy;
+    // Read only: the serial is recorded by the side that applies the policy.
+    ferry::crypto::Result<ferry::spool::AppliedSerial> applied =
+        ferry::spool::AppliedSerial::open(loaded->config.spool.dir);
+    if (!applied.ok()) {
+      std::fprintf(stderr, "ferryd: %s\n", applied.error().message.c_str());
+      return 2;
+    }
+    if (ferry::crypto::Status s = applied->check(policy.serial); !s.ok()) {
+      std::fprintf(stderr, "ferryd: policy refused (rollback): %s: %s\n", loaded->config.policy.c_str(),
+                   s.error().message.c_str());
+      return 2;
+    }
     std::size_t bound = loaded->config.channels.size();
     std::printf("%s: ok: side %s, policy %s serial %llu, %zu channel binding%s\n", path.c_str(),
                 std::string(ferry::config::to_string(loaded->config.side)).c_str(), loaded->config.policy.c_str(),
-                static_cast<unsigned long long>(loaded->policy.serial), bound, bound == 1 ? "" : "s");
+                static_cast<unsigned long long>(policy.serial), bound, bound == 1 ? "" : "s");
+    if (loaded->policy.signer.empty()) {
+      std::printf("  %s\n", std::string(ferry::daemon::kUnsignedAccepted).c_str());
+    } else {
+      std::printf("  policy signed by %s\n", loaded->policy.signer.c_str());
+    }
     for (const std::string& line : loaded->config.inactive_features()) std::printf("  not yet active: %s\n", line.c_str());
     return 0;
   }

@@ -25,7 +25,9 @@
 #include "ferry/daemon/status.h"
 #include "ferry/fs/durable_file.h"
 #include "ferry/link/engine.h"
+#include "ferry/pipeline/inspect.h"
 #include "ferry/pipeline/pipeline.h"
+#include "ferry/spool/applied_serial.h"
 #include "ferry/spool/delivered_ids.h"
 #include "ferry/spool/delivery.h"
 #include "ferry/spool/free_space.h"
@@ -107,10 +109,11 @@ struct SourceChannel {
 
 class RunningSide final : public Side, public link::ObjectSource, public link::ObjectSink {
  public:
-  RunningSide(asio::io_context& io, config::Config config, policy::Policy policy)
+  RunningSide(asio::io_context& io, config::Config config, AdmittedPolicy policy)
       : io_(io),
         config_(std::move(config)),
-        policy_(std::make_shared<const policy::Policy>(std::move(policy))),
+        policy_(std::make_shared<const policy::Policy>(std::move(policy.policy))),
+        policy_signer_(std::move(policy.signer)),
         side_(config_.side == config::Side::outer ? pipeline::Side::outer : pipeline::Side::inner),
         side_name_(config_.side == config::Side::outer ? "outer" : "inner"),
         pipeline_(pipeline::Pipeline::standard()),
@@ -120,6 +123,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         signals_(io, SIGTERM, SIGINT, SIGHUP) {}
 
   Status start() {
+    Result<std::shared_ptr<const pipeline::Inspector>> inspector = make_inspector(*policy_);
+    if (!inspector.ok()) return inspector.error();
+    inspector_ = std::move(*inspector);
     // Identity key into the device: after this the key is only used by index.
     Result<std::string> key_pem = read_text(config_.identity.key);
     if (!key_pem.ok()) return key_pem.error();
@@ -140,6 +146,13 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     recorder_ = std::make_unique<audit::Recorder>(side_name_, std::move(sink).value());
 
     if (Status s = fs::make_directories(config_.spool.dir, 0700); !s.ok()) return s;
+    Result<spool::AppliedSerial> applied = spool::AppliedSerial::open(config_.spool.dir);
+    if (!applied.ok()) return applied.error();
+    if (Status s = applied->check(policy_->serial); !s.ok()) {
+      return make_error(s.error().code, "policy refused (rollback): " + config_.policy + ": " + s.error().message);
+    }
+    if (Status s = applied->record(policy_->serial); !s.ok()) return s;
+    applied_serial_.emplace(std::move(applied).value());
     Result<spool::Spool> sp = spool::Spool::open(config_.spool.dir);
     if (!sp.ok()) return sp.error();
     spool_ = std::make_unique<spool::Spool>(std::move(sp).value());
@@ -151,7 +164,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     note(audit::Event{"side.started", audit::Severity::notice, {}}
              .with("pid", std::to_string(::getpid()))
              .with("policy_serial", std::to_string(policy_->serial))
+             .with("policy_signer", policy_signer_)
              .with("recovered", describe(*rec)));
+    if (policy_signer_.empty()) note_unsigned_policy();
     for (const std::string& line : config_.inactive_features()) {
       note(audit::Event{"config.inactive", audit::Severity::notice, {}}.with("detail", line));
     }
@@ -601,26 +616,25 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     return out;
   }
 
-  // Rules of the policy that are parsed but whose enforcement arrives with
-  // later work: said at start-up and on reload, never silently ignored.
+  // Rules of the policy that are parsed but not enforced as written yet:
+  // said at start-up and on reload, never silently ignored. (Antivirus,
+  // sanitize and pii masking are enforced by holding: see pipeline/inspect.h.)
   void report_unenforced_rules() {
     for (const policy::Channel& c : policy_->channels) {
       std::vector<std::string> later;
-      if (!c.allow_types.empty()) later.push_back("allow_types");
-      if (c.archives_given) later.push_back("archives");
-      if (c.antivirus != policy::Antivirus::off) later.push_back("antivirus");
-      if (!c.sanitize.empty()) later.push_back("sanitize");
-      if (!c.deny_keywords.empty()) later.push_back("deny_keywords");
-      if (c.pii) later.push_back("pii");
+      if (c.kind != policy::ChannelKind::file) later.push_back("kind " + std::string(policy::to_string(c.kind)));
       if (c.approval == policy::Approval::required) later.push_back("approval");
+      if (!c.routes.empty()) later.push_back("routes");
+      if (c.response) later.push_back("response");
       if (later.empty()) continue;
       std::string list;
       for (const std::string& l : later) list += (list.empty() ? "" : ", ") + l;
       note(audit::Event{"policy.not_yet_enforced", audit::Severity::warning, {}}
                .with("channel", c.name)
                .with("rules", list)
-               .with("detail", "enforced now: channel, direction, kind, max_size, file names; these rules "
-                               "arrive with [policy-inspect] and [disarm]"));
+               .with("detail", "enforced now: channel, direction, max_size, names, true type, archives, "
+                               "keywords, personal data (reject; mask, antivirus and sanitize hold the "
+                               "object); these rules arrive with [audit] and later work"));
     }
   }
 
@@ -655,6 +669,13 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   // --- ingest and the sending-side pipeline -------------------------------
+
+  // An object after the content stages: moved (or not) out of incoming.
+  struct Inspected {
+    spool::ObjectRecord record;  // as it was in incoming
+    std::string type;            // what the type stage found
+    Result<spool::ObjectRecord> moved;
+  };
 
   void watch_source(SourceChannel& sc) {
     if (!sc.watch_fd) return;
@@ -716,12 +737,18 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       last_activity_ = std::chrono::steady_clock::now();
       next_source_ = (next_source_ + n + 1) % sources_.size();
       ingesting_ = true;
-      asio::post(ingest_thread_, [this, &sc, batch = std::move(batch), policy = policy_]() mutable {
+      asio::post(ingest_thread_, [this, &sc, batch = std::move(batch), policy = policy_, inspector = inspector_]() mutable {
         std::vector<Result<spool::ObjectRecord>> results = sc.scanner->take_batch(
             batch, *spool_, [&](spool::ObjectRecord& r, State& st) { classify(*policy, r, st); });
-        asio::post(io_, [this, &sc, batch = std::move(batch), results = std::move(results)] {
-          taken(sc, batch, results);
-        });
+        // The content stages, on the spool's copy: what is inspected is
+        // exactly what will be sent, whatever happens to the source file.
+        std::vector<spool::ObjectRecord> incoming;
+        for (const auto& r : results) {
+          if (r.ok() && r->state == State::incoming) incoming.push_back(*r);
+        }
+        std::vector<Inspected> inspected = inspect_batch(*policy, *inspector, std::move(incoming));
+        asio::post(io_, [this, &sc, batch = std::move(batch), results = std::move(results),
+                         inspected = std::move(inspected)] { taken(sc, batch, results, inspected); });
       });
       return;
     }
@@ -729,7 +756,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   void taken(SourceChannel& sc, const std::vector<spool::Candidate>& batch,
-             const std::vector<Result<spool::ObjectRecord>>& results) {
+             const std::vector<Result<spool::ObjectRecord>>& results, const std::vector<Inspected>& inspected) {
     ingesting_ = false;
     for (std::size_t k = 0; k < batch.size(); ++k) {
       if (!results[k].ok()) {
@@ -737,7 +764,16 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         error_event("source.take_failed", sc.dir + "/" + batch[k].relative_path + ": " + results[k].error().message);
         continue;
       }
-      ingested(*results[k]);
+      if (results[k]->state != State::incoming) ingested(*results[k], {});
+    }
+    for (const Inspected& i : inspected) {
+      if (!i.moved.ok()) {
+        // Still in incoming: inspected again after a restart.
+        ingested(i.record, {});
+        error_event("spool.move_failed", i.record.id.hex() + ": " + i.moved.error().message);
+        continue;
+      }
+      ingested(*i.moved, i.type);
     }
     if (sc.pending.empty()) sc.scanner->tidy();
     if (stopping_) return;
@@ -758,11 +794,10 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                           : std::chrono::duration_cast<std::chrono::milliseconds>(config_.ingest.rescan_interval));
   }
 
-  // The sending side's pipeline, run as a file is taken: every stage today
-  // looks only at the channel, the name and the size, so the object is
-  // committed straight into outgoing (or quarantine) with its verdict, one
-  // commit instead of two. Stages that read content ([policy-inspect]) will
-  // leave such objects in incoming for inspect_incoming().
+  // The sending side's pipeline, first the stages that need no content
+  // (channel, name, size), run as a file is taken: an object they reject is
+  // committed straight into quarantine; one they pass goes to incoming for
+  // the content stages (inspect_batch).
   // Runs on the ingest thread: it reads only the policy it is given, and
   // pipeline_ and side_, which never change.
   void classify(const policy::Policy& policy, spool::ObjectRecord& r, State& st) const {
@@ -770,14 +805,70 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     if (std::optional<pipeline::Reason> why = pipeline_.run({r.channel, r.path, r.size, {}}, ctx)) {
       st = State::quarantine;
       r.verdict = "rejected";
-      r.reasons.push_back({why->code, why->detail});
-    } else {
-      st = State::outgoing;
-      r.verdict = "accepted";
+      r.reasons.push_back(record_reason(*why));
     }
   }
 
-  void ingested(const spool::ObjectRecord& r) {
+  // The content stages (pipeline/inspect.h) over objects in incoming, each
+  // read from the spool, then their moves to outgoing or quarantine as one
+  // group commit. Runs on the ingest thread: the inspector (libmagic's
+  // handle) is only ever used there, one batch at a time.
+  std::vector<Inspected> inspect_batch(const policy::Policy& policy, const pipeline::Inspector& inspector,
+                                       std::vector<spool::ObjectRecord> records) const {
+    std::vector<Inspected> out;
+    std::vector<spool::Spool::Move> moves;
+    for (spool::ObjectRecord& r : records) {
+      pipeline::Inspection in;
+      const pipeline::Context ctx{policy, side_, pipeline::Role::sending};
+      const std::string data = spool_->data_path(r.id, State::incoming);
+      if (std::optional<pipeline::Reason> why = pipeline_.run({r.channel, r.path, r.size, data}, ctx)) {
+        in.reasons.push_back(std::move(*why));  // the policy changed since it was taken
+      } else {
+        in = inspector.inspect_file(*policy.find(r.channel), r.path, data);
+      }
+      std::vector<spool::Reason> reasons;
+      for (const pipeline::Reason& why : in.reasons) reasons.push_back(record_reason(why));
+      if (reasons.empty()) {
+        moves.push_back({r.id, State::incoming, State::outgoing, [](spool::ObjectRecord& rec) { rec.verdict = "accepted"; }});
+      } else {
+        moves.push_back({r.id, State::incoming, State::quarantine, [reasons](spool::ObjectRecord& rec) {
+                           rec.verdict = "rejected";
+                           rec.reasons = reasons;
+                         }});
+      }
+      out.push_back({std::move(r), std::move(in.type), make_error(Errc::internal, "not moved")});
+    }
+    std::vector<Result<spool::ObjectRecord>> moved = spool_->move_batch(moves);
+    for (std::size_t k = 0; k < out.size(); ++k) out[k].moved = std::move(moved[k]);
+    return out;
+  }
+
+  // The content stages a policy needs (its keyword lists compiled). A
+  // detector that cannot run (libmagic's database missing) is not an error
+  // here: every object is then held with type.unavailable, and that is said
+  // once, now.
+  Result<std::shared_ptr<const pipeline::Inspector>> make_inspector(const policy::Policy& policy) {
+    Result<std::unique_ptr<pipeline::Inspector>> in = pipeline::Inspector::create(policy);
+    if (!in.ok()) return make_error(in.error().code, policy.source + ": " + in.error().message);
+    if (!(*in)->problem().empty()) {
+      error_event("inspect.unavailable", (*in)->problem() + "; every object is held (type.unavailable)");
+    }
+    return std::shared_ptr<const pipeline::Inspector>(std::move(*in));
+  }
+
+  // A pipeline reason as the spool record keeps it (details are bounded
+  // there; an archive member's path can make one long).
+  static spool::Reason record_reason(const pipeline::Reason& why) {
+    std::string detail = why.detail;
+    if (detail.size() > spool::kMaxReasonDetailBytes) {
+      std::size_t cut = spool::kMaxReasonDetailBytes - 3;
+      while (cut > 0 && (static_cast<unsigned char>(detail[cut]) & 0xc0) == 0x80) --cut;  // a whole UTF-8 character
+      detail = detail.substr(0, cut) + "...";
+    }
+    return {why.code, detail};
+  }
+
+  void ingested(const spool::ObjectRecord& r, const std::string& type) {
     const State st = r.state;
     count(r.channel, st, r.size, +1);
     note(audit::Event{"object.ingested", audit::Severity::info, {}}
@@ -787,32 +878,38 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
              .with("size", std::to_string(r.size))
              .with("sm3", crypto::to_hex(r.sm3)));
     if (st == State::quarantine) {
-      const std::string reason = r.reasons.empty() ? "name.invalid" : r.reasons.front().code;
-      note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
-               .with("id", r.id.hex())
-               .with("channel", r.channel)
-               .with("path", r.path)
-               .with("reason", reason)
-               .with("detail", r.reasons.empty() ? "" : r.reasons.front().detail)
-               .with("policy_serial", std::to_string(policy_->serial)));
+      quarantined(r, type);
       return;
     }
     if (st == State::outgoing) {
-      accepted(r);
+      accepted(r, type);
       kick_engine();
-      return;
     }
-    to_inspect_.push_back(r.id);
-    post_inspect();
+    // Left in incoming (a move that failed): inspected again after a restart.
+  }
+
+  void quarantined(const spool::ObjectRecord& r, const std::string& type) {
+    std::string codes;
+    for (const spool::Reason& why : r.reasons) codes += (codes.empty() ? "" : ",") + why.code;
+    note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
+             .with("id", r.id.hex())
+             .with("channel", r.channel)
+             .with("path", r.path)
+             .with("type", type)
+             .with("reason", r.reasons.empty() ? "name.invalid" : r.reasons.front().code)
+             .with("reasons", codes)
+             .with("detail", r.reasons.empty() ? "" : r.reasons.front().detail)
+             .with("policy_serial", std::to_string(policy_->serial)));
   }
 
   // An object the sending side's pipeline passed: audited and queued for the link.
-  void accepted(const spool::ObjectRecord& r) {
+  void accepted(const spool::ObjectRecord& r, const std::string& type) {
     note(audit::Event{"object.accepted", audit::Severity::info, {}}
              .with("id", r.id.hex())
              .with("channel", r.channel)
              .with("path", r.path)
-             .with("stages", "channel,name,size")
+             .with("type", type)
+             .with("stages", "channel,name,size,type,archive,text,keyword,pii,antivirus,disarm")
              .with("policy_serial", std::to_string(policy_->serial)));
     queue_outgoing(r);
   }
@@ -831,64 +928,36 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
            (outgoing_.size() >= kQueueAheadObjects || outgoing_bytes_ >= kQueueAheadBytes);
   }
 
-  void post_inspect() {
-    if (inspect_posted_) return;
-    inspect_posted_ = true;
-    asio::post(io_, [this] {
-      inspect_posted_ = false;
-      if (!stopping_) inspect_incoming();
-    });
-  }
-
-  // The sending side's pipeline over a batch of incoming objects; their moves
-  // to outgoing or quarantine are one group commit.
+  // Objects found in incoming at start (taken before a crash, not yet
+  // inspected): inspected on the ingest thread like a fresh batch.
   void inspect_incoming() {
-    std::vector<spool::Spool::Move> moves;
-    std::vector<std::pair<spool::ObjectRecord, std::optional<pipeline::Reason>>> verdicts;
-    while (!to_inspect_.empty() && moves.size() < kBatch) {
-      const spool::ObjectId id = to_inspect_.front();
+    std::vector<spool::ObjectRecord> records;
+    while (!to_inspect_.empty() && records.size() < kBatch) {
+      Result<spool::ObjectRecord> r = spool_->read(to_inspect_.front(), State::incoming);
       to_inspect_.pop_front();
-      Result<spool::ObjectRecord> r = spool_->read(id, State::incoming);
-      if (!r.ok()) continue;
-      pipeline::Context ctx{*policy_, side_, pipeline::Role::sending};
-      std::optional<pipeline::Reason> why =
-          pipeline_.run({r->channel, r->path, r->size, spool_->data_path(id, State::incoming)}, ctx);
-      if (why) {
-        moves.push_back({id, State::incoming, State::quarantine, [why = *why](spool::ObjectRecord& rec) {
-                           rec.verdict = "rejected";
-                           rec.reasons.push_back({why.code, why.detail});
-                         }});
-      } else {
-        moves.push_back({id, State::incoming, State::outgoing, [](spool::ObjectRecord& rec) { rec.verdict = "accepted"; }});
-      }
-      verdicts.emplace_back(std::move(*r), std::move(why));
+      if (r.ok()) records.push_back(std::move(*r));
     }
-    std::vector<Result<spool::ObjectRecord>> moved = spool_->move_batch(moves);
-    bool queued = false;
-    for (std::size_t k = 0; k < moves.size(); ++k) {
-      const spool::ObjectRecord& r = verdicts[k].first;
-      const std::optional<pipeline::Reason>& why = verdicts[k].second;
-      if (!moved[k].ok()) {
-        error_event("spool.move_failed", moved[k].error().message);
-        continue;
-      }
-      count(r.channel, State::incoming, r.size, -1);
-      count(r.channel, moves[k].to, r.size, +1);
-      if (why) {
-        note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
-                 .with("id", r.id.hex())
-                 .with("channel", r.channel)
-                 .with("path", r.path)
-                 .with("reason", why->code)
-                 .with("detail", why->detail)
-                 .with("policy_serial", std::to_string(policy_->serial)));
-        continue;
-      }
-      accepted(r);
-      queued = true;
-    }
-    if (queued) kick_engine();
-    if (!to_inspect_.empty()) post_inspect();
+    if (records.empty()) return;
+    asio::post(ingest_thread_, [this, records = std::move(records), policy = policy_, inspector = inspector_]() mutable {
+      std::vector<Inspected> inspected = inspect_batch(*policy, *inspector, std::move(records));
+      asio::post(io_, [this, inspected = std::move(inspected)] {
+        for (const Inspected& i : inspected) {
+          if (!i.moved.ok()) {
+            error_event("spool.move_failed", i.record.id.hex() + ": " + i.moved.error().message);
+            continue;
+          }
+          count(i.record.channel, State::incoming, i.record.size, -1);
+          count(i.record.channel, i.moved->state, i.record.size, +1);
+          if (i.moved->state == State::quarantine) {
+            quarantined(*i.moved, i.type);
+          } else {
+            accepted(*i.moved, i.type);
+            kick_engine();
+          }
+        }
+        if (!stopping_) inspect_incoming();
+      });
+    });
   }
 
   // --- delivery -------------------------------------------------------------
@@ -1186,29 +1255,43 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   void reload_policy() {
-    policy::PolicyLoad load = policy::load_policy_file(config_.policy);
-    std::vector<policy::Diagnostic> problems = load.errors;
-    if (load.ok()) {
-      std::vector<policy::Diagnostic> b = config::check_bindings(config_, *load.policy);
-      problems.insert(problems.end(), b.begin(), b.end());
+    PolicyAdmission admission = admit_policy(config_);
+    if (admission.ok()) {
+      if (Status s = applied_serial_->check(admission.admitted->policy.serial); !s.ok()) {
+        admission = {std::nullopt, "rollback", config_.policy + ": " + s.error().message};
+      } else if (Status r = applied_serial_->record(admission.admitted->policy.serial); !r.ok()) {
+        admission = {std::nullopt, "serial_not_recorded", r.error().message};
+      }
     }
-    if (!problems.empty()) {
-      last_error_ = "policy reload refused: " + problems.front().to_string();
+    if (!admission.ok()) {
+      const std::string& m = admission.message;
+      last_error_ = "policy reload refused: " + m.substr(0, m.find('\n'));
       note(audit::Event{"policy.reload_refused", audit::Severity::error, {}}
                .with("file", config_.policy)
-               .with("errors", policy::to_string(problems))
+               .with("reason", admission.reason)
+               .with("errors", m)
                .with("kept_serial", std::to_string(policy_->serial)));
       return;
     }
     const policy::Serial old = policy_->serial;
-    policy_ = std::make_shared<const policy::Policy>(std::move(*load.policy));
+    policy_ = std::make_shared<const policy::Policy>(std::move(admission.admitted->policy));
+    policy_signer_ = std::move(admission.admitted->signer);
     engine_->set_policy_serial(policy_->serial, link::Clock::now());
     note(audit::Event{"policy.reloaded", audit::Severity::notice, {}}
              .with("file", config_.policy)
              .with("old_serial", std::to_string(old))
              .with("serial", std::to_string(policy_->serial))
-             .with("sm3", crypto::to_hex(policy_->sm3)));
+             .with("sm3", crypto::to_hex(policy_->sm3))
+             .with("signer", policy_signer_));
+    if (policy_signer_.empty()) note_unsigned_policy();
     report_unenforced_rules();
+  }
+
+  void note_unsigned_policy() {
+    note(audit::Event{"policy.unsigned_accepted", audit::Severity::warning, {}}
+             .with("file", config_.policy)
+             .with("serial", std::to_string(policy_->serial))
+             .with("detail", std::string(kUnsignedAccepted)));
   }
 
   void stop(const std::string& why) {
@@ -1252,6 +1335,11 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // Shared with the ingest thread's batch under way, which keeps the policy
   // it started with across a reload.
   std::shared_ptr<const policy::Policy> policy_;
+  std::string policy_signer_;  // AdmittedPolicy::signer of policy_
+  // The content stages for policy_, replaced with it; used on the ingest
+  // thread only (a batch holds the pair it started with).
+  std::shared_ptr<const pipeline::Inspector> inspector_;
+  std::optional<spool::AppliedSerial> applied_serial_;
   pipeline::Side side_;
   std::string side_name_;
   pipeline::Pipeline pipeline_;
@@ -1293,7 +1381,6 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   bool scan_pending_ = false;
   bool kick_posted_ = false;
   bool audit_sync_posted_ = false;
-  bool inspect_posted_ = false;
   bool commit_posted_ = false;
   bool deliver_posted_ = false;
   bool busy_ = false;
@@ -1312,7 +1399,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
 
 }  // namespace
 
-Result<std::unique_ptr<Side>> Side::create(asio::io_context& io, config::Config config, policy::Policy policy) {
+Result<std::unique_ptr<Side>> Side::create(asio::io_context& io, config::Config config, AdmittedPolicy policy) {
   auto side = std::make_unique<RunningSide>(io, std::move(config), std::move(policy));
   if (crypto::Status s = side->start(); !s.ok()) return s.error();
   return std::unique_ptr<Side>(std::move(side));

@@ -183,7 +183,8 @@ TEST_F(ConfigTest, ReferenceOuterLoadsUnchanged) {
   EXPECT_EQ(c.ingest.rescan_interval, std::chrono::seconds(10));
 
   EXPECT_THAT(c.inactive_features(),
-              ElementsAre("officers: parsed; policy signature enforcement arrives with [policy-inspect]",
+              ElementsAre("officers.sysadmin and officers.auditor: parsed; their keys are not used yet (only "
+                          "officers.secadmin's, which verify the policy signature)",
                           "channel mobile-office (listen 127.0.0.1:8443, tls): parsed; request and message channels "
                           "arrive later",
                           "antivirus: parsed; scanning arrives with [disarm]",

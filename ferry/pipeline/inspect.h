@@ -1,0 +1,78 @@
+// Content inspection: the stages of [policy-inspect] that read an object's
+// bytes, after channel, name and size (pipeline.h) have passed. In order,
+// and the first that objects stops the object (fail closed):
+//
+//   type      true type by two detectors (sniff.h)               type.*
+//   archive   ZIP members: limits, then each member through the   archive.*
+//             same stages (size, type, archive, text...); OOXML
+//             and OFD packages get the limits, not the recursion
+//   text      the text content rules read (text.h)               text.unreadable
+//   keyword   the channel's deny lists (keywords.h)              keyword.match
+//   pii       the channel's personal-data kinds (pii.h)          pii.<kind>, pii.mask_unavailable
+//   antivirus / disarm: demanded by the channel but not built     antivirus.unavailable,
+//             yet ([disarm]): the object is held, never passed    disarm.unavailable
+//
+// Every code is listed, with what produces it, in docs/policy.md.
+//
+// Parsing hostile bytes happens here, in-process, until [disarm] moves it
+// into the sandboxed worker; every parser is bounded by the limits below and
+// the channel's archive limits.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/result.h"
+#include "ferry/pipeline/keywords.h"
+#include "ferry/pipeline/pipeline.h"
+#include "ferry/pipeline/sniff.h"
+#include "ferry/pipeline/text.h"
+#include "policy/policy.h"
+
+namespace ferry::pipeline {
+
+struct Inspection {
+  std::string type;               // what the object is ("docx", or libmagic's MIME type when unknown)
+  std::vector<Reason> reasons;    // empty: every content stage passed
+  std::vector<std::string> removed;  // what disarm took out ([disarm])
+  bool accepted() const { return reasons.empty(); }
+};
+
+class Inspector {
+ public:
+  // Compiles what the policy's content rules need (each channel's keyword
+  // matcher). Errors name the channel and list.
+  static crypto::Result<std::unique_ptr<Inspector>> create(const policy::Policy& policy,
+                                                           const TextLimits& limits = {});
+
+  // The content stages for one object of `channel` called `name` (its path
+  // as the officer sees it; the extension is checked against the type).
+  Inspection inspect(const policy::Channel& channel, std::string_view name, std::string_view bytes) const;
+
+  // The same for the bytes of a file (at most the channel's max_size are
+  // read; a longer file is size.too_large, an unreadable one object.unreadable).
+  Inspection inspect_file(const policy::Channel& channel, std::string_view name, const std::string& path) const;
+
+  // Empty when every part loaded (libmagic, its database).
+  const std::string& problem() const { return detector_.problem(); }
+
+ private:
+  Inspector() = default;
+  struct Walk;
+  std::optional<Reason> inspect_object(Walk& walk, const std::string& name, std::string_view bytes, unsigned level,
+                                       std::string* detected) const;
+  std::optional<Reason> check_members(Walk& walk, const std::string& name, std::string_view bytes, bool recurse,
+                                      unsigned level) const;
+  std::optional<Reason> check_text(const policy::Channel& channel, const std::string& name, policy::FileType type,
+                                   std::string_view bytes, std::string&& decoded) const;
+
+  TypeDetector detector_;
+  TextLimits limits_;
+  std::map<std::string, KeywordMatcher, std::less<>> matchers_;  // by channel, for channels with deny lists
+};
+
+}  // namespace ferry::pipeline

@@ -1,0 +1,153 @@
+// `ferryctl inspect` as a security officer uses it for a dry run: real
+// processes, the reference policy unchanged, generated files in a temp
+// directory; the JSON shape of the issue, exit codes, --out, and inputs left
+// untouched.
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/fixtures.h"
+#include "tests/support/subprocess.h"
+
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+namespace stdfs = std::filesystem;
+
+const std::string kReference = std::string(FERRY_REFERENCE_DIR) + "/policy.yaml";
+
+class InspectCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (stdfs::temp_directory_path() / "ferryctl-inspect-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { stdfs::remove_all(dir_); }
+
+  ferry::test::ProcessOutcome ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), FERRYCTL_PATH);
+    ferry::test::ProcessOptions opts;
+    opts.working_directory = dir_;
+    return ferry::test::run_process(args, opts);
+  }
+  std::string path(const std::string& name) const { return (stdfs::path(dir_) / name).string(); }
+  void write(const std::string& name, std::string_view content) {
+    stdfs::create_directories(stdfs::path(path(name)).parent_path());
+    std::ofstream(path(name), std::ios::binary) << content;
+  }
+  std::string read(const std::string& name) const {
+    std::ifstream in(path(name), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  static std::vector<std::string> lines(const std::string& s) {
+    std::vector<std::string> out;
+    std::istringstream in(s);
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+
+  // A policy whose open-data channel has no antivirus or disarm to wait for.
+  void write_open_policy() {
+    write("open.yaml",
+          "schema: ferry-policy/1\n"
+          "serial: 1\n"
+          "lists:\n"
+          "  marks: [\"绝密\"]\n"
+          "channels:\n"
+          "  - name: out\n"
+          "    direction: outbound\n"
+          "    kind: file\n"
+          "    allow_types: [pdf, docx, txt, csv]\n"
+          "    max_size: 1MiB\n"
+          "    antivirus: off\n"
+          "    deny_keywords: [marks]\n"
+          "    pii: { detect: [cn_id], action: reject }\n"
+          "    approval: required\n");
+  }
+
+  std::string dir_;
+};
+
+TEST_F(InspectCommandTest, JsonHasOneObjectPerFileInOrderWithTheIssuesFields) {
+  write_open_policy();
+  write("a.pdf", ferry::test::make_pdf({"public notice"}));
+  write("b.txt", "这是绝密文件\n");
+  write("c.txt", "身份证 11010519491231002X\n");
+  ferry::test::ProcessOutcome r = ctl({"inspect", "--policy", "open.yaml", "--channel", "out", "--json", "a.pdf", "b.txt", "c.txt"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const std::vector<std::string> out = lines(r.out);
+  ASSERT_EQ(out.size(), 3u) << r.out;
+  EXPECT_THAT(out[0], HasSubstr(R"({"file": "a.pdf", "verdict": "accept", "type": "pdf", "reasons": [], "removed": [], "sm3": ")"));
+  EXPECT_THAT(out[0], HasSubstr(R"("output": null, "approval": "required"})"));
+  EXPECT_THAT(out[1], HasSubstr(R"("file": "b.txt", "verdict": "reject", "type": "txt", "reasons": [{"code": "keyword.match", "detail": ")"));
+  EXPECT_THAT(out[2], HasSubstr(R"("verdict": "reject")"));
+  EXPECT_THAT(out[2], HasSubstr(R"({"code": "pii.cn_id")"));
+  EXPECT_THAT(out[2], Not(HasSubstr("11010519491231002X")));  // the value is masked
+}
+
+TEST_F(InspectCommandTest, AllAcceptedExitsZeroAndOutWritesOnlyAcceptedFiles) {
+  write_open_policy();
+  const std::string docx = ferry::test::make_docx({"公开通知"});
+  write("ok.docx", docx);
+  write("bad.docx", ferry::test::make_docx({"绝密"}));
+  stdfs::create_directories(path("checked"));
+  ferry::test::ProcessOutcome r = ctl({"inspect", "--policy", "open.yaml", "--channel", "out", "--json", "--out", "checked", "ok.docx"});
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr(R"("output": "checked/ok.docx")"));
+  EXPECT_EQ(read("checked/ok.docx"), docx);
+  EXPECT_EQ(read("ok.docx"), docx);  // the input is never modified
+
+  r = ctl({"inspect", "--policy", "open.yaml", "--channel", "out", "--out", "checked", "bad.docx"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_FALSE(stdfs::exists(path("checked/bad.docx")));
+  EXPECT_THAT(r.out, HasSubstr("keyword.match"));  // the readable table names the code too
+}
+
+TEST_F(InspectCommandTest, TheReferencePolicyHoldsWhatItsChannelsCannotYetScanOrDisarm) {
+  write("notice.pdf", ferry::test::make_pdf({"public notice"}));
+  write("tool.pdf", std::string("MZ\x90\x00", 4) + std::string(4000, 'A'));
+  ferry::test::ProcessOutcome r =
+      ctl({"inspect", "--policy", kReference, "--channel", "docs-in", "--json", "notice.pdf", "tool.pdf"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const std::vector<std::string> out = lines(r.out);
+  ASSERT_EQ(out.size(), 2u) << r.out;
+  EXPECT_THAT(out[0], HasSubstr(R"("code": "antivirus.unavailable")"));
+  EXPECT_THAT(out[0], HasSubstr(R"("code": "disarm.unavailable")"));
+  // An executable: unknown, or (its bytes also decode as BOM-less UTF-16)
+  // a disagreement with libmagic; never text.
+  EXPECT_THAT(out[1], ::testing::AnyOf(HasSubstr(R"("code": "type.unknown")"), HasSubstr(R"("code": "type.mismatch")")));
+
+  write("table.csv", "name,value\nroads,12\n");
+  r = ctl({"inspect", "--policy", kReference, "--channel", "open-data-out", "--json", "table.csv"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr(R"("verdict": "accept", "type": "csv")"));
+}
+
+TEST_F(InspectCommandTest, UsageAndPolicyErrorsExitTwo) {
+  write_open_policy();
+  write("a.txt", "words");
+  EXPECT_EQ(ctl({"inspect", "--channel", "out", "a.txt"}).exit_code, 2);
+  EXPECT_EQ(ctl({"inspect", "--policy", "open.yaml", "--channel", "out"}).exit_code, 2);
+  ferry::test::ProcessOutcome r = ctl({"inspect", "--policy", "open.yaml", "--channel", "nope", "a.txt"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no channel 'nope'"));
+  write("broken.yaml", "schema: ferry-policy/1\nserial: x\n");
+  r = ctl({"inspect", "--policy", "broken.yaml", "--channel", "out", "a.txt"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("broken.yaml:2:"));
+  r = ctl({"inspect", "--policy", "open.yaml", "--channel", "out", "--json", "missing.txt", "a.txt"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.out, HasSubstr(R"("code": "object.unreadable")"));
+  EXPECT_THAT(r.out, HasSubstr(R"("file": "a.txt", "verdict": "accept")"));  // the others are still inspected
+}
+
+}  // namespace
