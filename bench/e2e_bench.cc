@@ -62,11 +62,11 @@ Phase run_phase(TwoSides& sides, const std::string& channel, std::size_t count, 
   for (std::size_t i = 0; i < count; ++i) {
     // Prepared outside the inbox, then moved in all at once: the clock
     // measures ferry, not the writing of the test files.
-    ferry::test::drop_file(staging, "f" + std::to_string(i), content);
+    ferry::test::drop_file(staging, "f" + std::to_string(i) + ".txt", content);
   }
   const auto start = steady_clock::now();
   for (std::size_t i = 0; i < count; ++i) {
-    std::filesystem::rename(staging + "/f" + std::to_string(i), sides.inbox(channel) + "/f" + std::to_string(i));
+    std::filesystem::rename(staging + "/f" + std::to_string(i) + ".txt", sides.inbox(channel) + "/f" + std::to_string(i) + ".txt");
   }
   Phase p;
   TwoSides::wait_until([&] { return (p.arrived = count_files(sides.outbox(channel))) >= count; }, cap,

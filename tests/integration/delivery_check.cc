@@ -55,7 +55,9 @@ void expect_exactly(TwoSides& sides, const std::vector<Planned>& plan) {
 std::string name_for(std::size_t i) {
   static const char* kDirs[] = {"", "公文/", "公文/2026年/", "reports/q3 final/", "数据 集/"};
   static const char* kStems[] = {"通知", "report", "关于 开展 工作 的 通知", "table", "附件"};
-  static const char* kExts[] = {".txt", ".pdf", ".csv", ".docx", ""};
+  // Extensions that claim the text make_content writes (the type stage
+  // checks them), in either letter case.
+  static const char* kExts[] = {".txt", ".csv", ".TXT", ".text", ".Csv"};
   return std::string(kDirs[i % 5]) + kStems[(i / 5) % 5] + " " + std::to_string(i) + kExts[(i / 25) % 5];
 }
 

@@ -186,7 +186,7 @@ TEST(Disk, FullDiskOnTheReceiverPausesTheTransferAndItCompletesWhenSpaceReturns)
   std::map<std::string, std::string> want;
   sides.start_both();
   for (std::size_t i = 0; i < kFiles; ++i) {
-    const std::string name = "批次 " + std::to_string(i) + ".pdf";
+    const std::string name = "批次 " + std::to_string(i) + ".txt";
     const std::string content = make_content(300 + i, 3 * kMiB);
     want[name] = sm3_hex(content);
     drop_file(sides.inbox("docs-in"), name, content);

@@ -104,6 +104,39 @@ TEST(Exchange, BadNamesAreQuarantinedNeverDelivered) {
   EXPECT_EQ(count_files(sides.spool(Which::outer) + "/quarantine"), 4u) << "2 objects, data and record each";
 }
 
+TEST(Exchange, ContentTheReferencePolicyForbidsIsQuarantinedWithItsReason) {
+  // The reference policy unchanged: docs-in demands antivirus and disarm,
+  // which do not exist yet, so it holds everything; open-data-out checks
+  // type, keywords and personal data (masking, also not built yet, holds).
+  TwoSidesOptions options;
+  options.reference_policy_as_is = true;
+  TwoSides sides(options);
+  sides.start_both();
+  drop_file(sides.inbox("docs-in"), "通知.txt", "an ordinary notice\n");
+  drop_file(sides.inbox("open-data-out"), "roads.csv", "road,length\nNorth Ring,12\n");
+  drop_file(sides.inbox("open-data-out"), "tool.csv", std::string("\x7f" "ELF\x02\x01\x01\0\0", 9) + std::string(3000, '\x90'));
+  drop_file(sides.inbox("open-data-out"), "memo.txt", "本文件为绝 密，不得公开\n");
+  drop_file(sides.inbox("open-data-out"), "staff.csv", "name,id\n张三,11010519491231002X\n");
+  drop_file(sides.inbox("open-data-out"), "roads.pdf", "road,length\n");
+  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("open-data-out")) == 1; },
+                                   std::chrono::seconds(30)));
+  ASSERT_TRUE(TwoSides::wait_until(
+      [&] { return count_files(sides.spool(Which::inner) + "/quarantine") == 8; }, std::chrono::seconds(30)))
+      << sides.log(Which::inner);
+  ASSERT_TRUE(TwoSides::wait_until(
+      [&] { return count_files(sides.spool(Which::outer) + "/quarantine") == 2; }, std::chrono::seconds(30)));
+  EXPECT_EQ(digest_tree(sides.outbox("open-data-out"))["roads.csv"], sm3_hex("road,length\nNorth Ring,12\n"));
+  const std::string outer = sides.log(Which::outer), inner = sides.log(Which::inner);
+  EXPECT_THAT(outer, HasSubstr("\"reason\":\"antivirus.unavailable\""));
+  EXPECT_THAT(inner, HasSubstr("\"reason\":\"type.unknown\""));
+  EXPECT_THAT(inner, HasSubstr("\"reason\":\"keyword.match\""));
+  EXPECT_THAT(inner, HasSubstr("from list 'classified-markings'"));
+  EXPECT_THAT(inner, HasSubstr("\"reason\":\"pii.mask_unavailable\""));
+  EXPECT_THAT(inner, HasSubstr("\"reason\":\"type.extension\""));
+  EXPECT_THAT(inner, ::testing::Not(HasSubstr("11010519491231002X")));  // masked in the audit line
+  EXPECT_EQ(count_files(sides.outbox("docs-in")), 0u);
+}
+
 TEST(Exchange, OversizedObjectIsQuarantinedWithTheOfficersLimit) {
   TwoSides sides;
   sides.start_both();

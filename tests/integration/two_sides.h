@@ -29,6 +29,12 @@ struct TwoSidesOptions {
   std::string inner_root;
   // Extra YAML appended to both configs' `link:` section (e.g. "  keepalive_seconds: 1\n").
   std::string link_extra;
+  // The reference policy as it is. By default its `antivirus: required`
+  // becomes `off` and its `sanitize` lines go: until [disarm] builds them,
+  // those channels hold every object, and the exchange tests need objects
+  // that cross. Everything else (types, sizes, archives, keywords, personal
+  // data) stays the reference's.
+  bool reference_policy_as_is = false;
 };
 
 class TwoSides {
@@ -76,7 +82,8 @@ void drop_file(const std::string& dir, const std::string& relative_path, const s
 // relative path -> SM3 hex of every regular file under dir (hidden files skipped).
 std::map<std::string, std::string> digest_tree(const std::string& dir);
 std::string sm3_hex(const std::string& content);
-// Deterministic content of a given size from a seed.
+// Deterministic text of a given size from a seed: lower-case letters, spaces
+// and line breaks (valid text and CSV, no digits: no personal data).
 std::string make_content(std::uint64_t seed, std::size_t size);
 
 }  // namespace ferry::test

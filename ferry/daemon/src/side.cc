@@ -1256,6 +1256,17 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
 
   void reload_policy() {
     PolicyAdmission admission = admit_policy(config_);
+    // The content stages the new policy needs (its keyword lists compiled),
+    // built before anything is recorded: a policy they refuse is refused.
+    std::shared_ptr<const pipeline::Inspector> inspector;
+    if (admission.ok()) {
+      Result<std::shared_ptr<const pipeline::Inspector>> in = make_inspector(admission.admitted->policy);
+      if (!in.ok()) {
+        admission = {std::nullopt, "invalid", in.error().message};
+      } else {
+        inspector = std::move(*in);
+      }
+    }
     if (admission.ok()) {
       if (Status s = applied_serial_->check(admission.admitted->policy.serial); !s.ok()) {
         admission = {std::nullopt, "rollback", config_.policy + ": " + s.error().message};
@@ -1275,6 +1286,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     }
     const policy::Serial old = policy_->serial;
     policy_ = std::make_shared<const policy::Policy>(std::move(admission.admitted->policy));
+    inspector_ = std::move(inspector);
     policy_signer_ = std::move(admission.admitted->signer);
     engine_->set_policy_serial(policy_->serial, link::Clock::now());
     note(audit::Event{"policy.reloaded", audit::Severity::notice, {}}

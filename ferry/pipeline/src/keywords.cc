@@ -375,7 +375,7 @@ UChar32 last_code_point(const std::uint8_t* s, std::size_t end) {
 
 // Output is handed to the scan in pieces of about this size, so that it is
 // still in the cache when Hyperscan reads it.
-constexpr std::size_t kPiece = std::size_t{16} << 10;
+constexpr std::size_t kPiece = std::size_t{64} << 10;
 
 // Normalises utf8 into out. Whenever out.text has reached `piece` bytes,
 // and at the end, drain(out.text, input_end) gets it: the normalised form
@@ -396,12 +396,28 @@ void normalise(std::string_view utf8, NormalisedText& out, bool track, std::size
     std::size_t at, length;
   };
   std::vector<Held> held;
+  // Hostile text can follow a CJK character with megabytes of white space:
+  // past kMaxHeld pieces the rest of the run is only measured, and if it is
+  // kept it comes out as one space for all of it (no term an officer writes
+  // holds a thousand spaces in a row), so memory stays bounded.
+  constexpr std::size_t kMaxHeld = 1024;
+  std::size_t overflow_from = 0, overflow_to = 0;
+  auto hold = [&](std::string_view bytes, std::size_t at, std::size_t len) {
+    if (held.size() < kMaxHeld) {
+      held.push_back({std::string(bytes), at, len});
+      return;
+    }
+    if (overflow_to == 0) overflow_from = at;
+    overflow_to = at + len;
+  };
   bool last_was_cjk = false;
   auto flush = [&](bool drop) {
     if (!drop) {
       for (const Held& h : held) b.emit(h.bytes, h.at, h.length);
+      if (overflow_to != 0) b.emit(" ", overflow_from, overflow_to - overflow_from);
     }
     held.clear();
+    overflow_to = 0;
   };
   const auto* s = reinterpret_cast<const std::uint8_t*>(utf8.data());
   const std::size_t length = utf8.size();
@@ -476,7 +492,7 @@ void normalise(std::string_view utf8, NormalisedText& out, bool track, std::size
       ++i;
       const bool space = is_ascii_space(s[at]);
       if (space && last_was_cjk) {
-        held.push_back({std::string(1, ch), at, 1});
+        hold(std::string_view(&ch, 1), at, 1);
         continue;
       }
       if (!space) {
@@ -514,7 +530,7 @@ void normalise(std::string_view utf8, NormalisedText& out, bool track, std::size
     // nothing more.
     if (m.all_space) {
       if (last_was_cjk) {
-        held.push_back({std::string(mapped), at, i - at});
+        hold(mapped, at, i - at);
         continue;
       }
     } else {

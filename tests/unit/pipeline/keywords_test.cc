@@ -302,3 +302,22 @@ TEST(KeywordMatcher, NoListsMatchNothing) {
 
 }  // namespace
 }  // namespace ferry::pipeline
+
+namespace ferry::pipeline {
+namespace {
+
+TEST(Normalise, AFloodOfWhiteSpaceAfterCjkStaysBoundedAndStillMatches) {
+  // Megabytes of spaces after a CJK character are not held one by one.
+  const std::string flood = "绝" + std::string(8 << 20, ' ') + "x";
+  const NormalisedText n = normalise_for_keywords(flood);
+  EXPECT_TRUE(n.text.starts_with("绝 ") && n.text.ends_with(" x")) << n.text.size();
+  EXPECT_LE(n.text.size(), 3u + 1025u + 1u);  // the first 1024 kept, the rest as one space
+  EXPECT_EQ(n.origin(n.text.size() - 1), flood.size() - 1);
+  // Between two CJK characters the whole run is still dropped.
+  auto m = KeywordMatcher::compile({{"marks", {"绝密"}}});
+  ASSERT_TRUE(m.ok());
+  EXPECT_TRUE(m->first_hit("绝" + std::string(5000, ' ') + "密").has_value());
+}
+
+}  // namespace
+}  // namespace ferry::pipeline
