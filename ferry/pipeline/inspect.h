@@ -55,7 +55,12 @@ class Inspector {
 
   // The same for the bytes of a file (at most the channel's max_size are
   // read; a longer file is size.too_large, an unreadable one object.unreadable).
-  Inspection inspect_file(const policy::Channel& channel, std::string_view name, const std::string& path) const;
+  // map_private_file: the file is mapped rather than copied into memory;
+  // only for a file no one else can shorten while it is read (the spool's
+  // own copy), since a mapped file cut short under the reader is a SIGBUS.
+  enum class FileAccess { read, map_private_file };
+  Inspection inspect_file(const policy::Channel& channel, std::string_view name, const std::string& path,
+                          FileAccess access = FileAccess::read) const;
 
   // Empty when every part loaded (libmagic, its database).
   const std::string& problem() const { return detector_.problem(); }
@@ -68,7 +73,7 @@ class Inspector {
   std::optional<Reason> check_members(Walk& walk, const std::string& name, std::string_view bytes, bool recurse,
                                       unsigned level) const;
   std::optional<Reason> check_text(const policy::Channel& channel, const std::string& name, policy::FileType type,
-                                   std::string_view bytes, std::string&& decoded) const;
+                                   std::string_view bytes, std::string_view decoded) const;
 
   TypeDetector detector_;
   TextLimits limits_;

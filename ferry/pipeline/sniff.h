@@ -60,6 +60,7 @@ struct Structure {
   std::vector<std::pair<policy::FileType, std::string>> text_problems;  // why json/xml/csv did not parse
   std::string encoding;
   std::string text;  // the text as UTF-8, for the text stages to reuse
+  bool text_is_bytes = false;  // clean UTF-8: the text is the bytes themselves (not copied into `text`)
 };
 // `claimed`: the type the name claims, if any; CSV is only tried then, JSON
 // and XML also when the text starts with '{'/'[' or '<'.
@@ -77,6 +78,7 @@ struct TypeDecision {
   std::string magic;                     // libmagic's "mime; charset=..."
   std::string encoding;                  // for text
   std::string text;                      // for text: the UTF-8 text
+  bool text_is_bytes = false;            // for text: clean UTF-8, the text is the object's bytes
 };
 
 // libmagic's handle is not shared between threads: one detector per thread.
@@ -91,8 +93,9 @@ class TypeDetector {
   // decision is then type.unavailable: fail closed).
   const std::string& problem() const { return problem_; }
 
-  // libmagic's "mime/type; charset=..." for the bytes.
-  std::string magic(std::string_view bytes) const;
+  // libmagic's "mime/type; charset=..." for the bytes; `text`: without the
+  // database's soft magic (for bytes already found to be text).
+  std::string magic(std::string_view bytes, bool text = false) const;
 
   // The decision for an object called `name` on a channel that allows
   // `allowed`.

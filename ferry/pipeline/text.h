@@ -57,6 +57,11 @@ struct DecodedText {
 };
 crypto::Result<DecodedText> decode_text(std::string_view bytes, const TextLimits& limits);
 
+// Well-formed UTF-8 (RFC 3629) without a BOM and without the control
+// characters decode_text refuses: the bytes are their own text. Checked
+// eight ASCII bytes at a time.
+bool is_clean_utf8(std::string_view bytes);
+
 // The text of an object of the given true type, for keyword and
 // personal-data rules:
 //

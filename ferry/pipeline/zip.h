@@ -36,6 +36,11 @@ struct ZipMember {
   std::uint32_t external_attributes = 0;    // Unix: st_mode in the high 16 bits
 
   bool encrypted() const { return (flags & 0x0001) != 0; }  // APPNOTE 4.4.4 bit 0 (and bit 6, strong)
+  // The name as UTF-8: as stored when flag 11 says UTF-8 (APPNOTE 4.4.4,
+  // Appendix D) or it is valid UTF-8 anyway; otherwise read as GB18030,
+  // which is what archivers on Chinese Windows write (code page 936, of
+  // which GB18030 is a superset). Empty when it is neither.
+  std::string utf8_name() const;
   bool directory() const { return !name.empty() && name.back() == '/'; }
   // Unix file type bits from the external attributes (APPNOTE 4.4.15 with
   // Info-ZIP's convention): a symbolic link, or anything other than a file

@@ -824,7 +824,8 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       if (std::optional<pipeline::Reason> why = pipeline_.run({r.channel, r.path, r.size, data}, ctx)) {
         in.reasons.push_back(std::move(*why));  // the policy changed since it was taken
       } else {
-        in = inspector.inspect_file(*policy.find(r.channel), r.path, data);
+        in = inspector.inspect_file(*policy.find(r.channel), r.path, data,
+                                    pipeline::Inspector::FileAccess::map_private_file);
       }
       std::vector<spool::Reason> reasons;
       for (const pipeline::Reason& why : in.reasons) reasons.push_back(record_reason(why));

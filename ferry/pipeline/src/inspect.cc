@@ -1,6 +1,8 @@
 #include "ferry/pipeline/inspect.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -72,6 +74,19 @@ std::string_view describe(policy::PiiKind kind) {
     case policy::PiiKind::email: return "an e-mail address";
   }
   return "personal data";
+}
+
+bool is_ascii(std::string_view s) {
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if ((w & 0x8080808080808080ull) != 0) return false;
+  }
+  for (; i < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) >= 0x80) return false;
+  }
+  return true;
 }
 
 // expanded / compressed > ratio, exactly and without overflow.
@@ -188,11 +203,40 @@ Inspection Inspector::inspect(const policy::Channel& channel, std::string_view n
   return out;
 }
 
-Inspection Inspector::inspect_file(const policy::Channel& channel, std::string_view name, const std::string& path) const {
+Inspection Inspector::inspect_file(const policy::Channel& channel, std::string_view name, const std::string& path,
+                                   FileAccess access) const {
   Inspection out;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     out.reasons.push_back({"object.unreadable", path + ": " + std::strerror(errno)});
+    return out;
+  }
+  if (access == FileAccess::map_private_file) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      out.reasons.push_back({"object.unreadable", path + ": not a regular file"});
+      return out;
+    }
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (size > channel.max_size) {
+      ::close(fd);
+      out.reasons.push_back({"size.too_large", std::to_string(size) + " bytes exceeds max_size " +
+                                                   describe_size(channel.max_size) + " of channel '" + channel.name + "'"});
+      return out;
+    }
+    if (size == 0) {
+      ::close(fd);
+      return inspect(channel, name, {});
+    }
+    void* map = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (map == MAP_FAILED) {
+      out.reasons.push_back({"object.unreadable", path + ": " + std::strerror(errno)});
+      return out;
+    }
+    out = inspect(channel, name, std::string_view(static_cast<const char*>(map), static_cast<std::size_t>(size)));
+    ::munmap(map, static_cast<std::size_t>(size));
     return out;
   }
   std::string bytes;
@@ -249,7 +293,8 @@ std::optional<Reason> Inspector::inspect_object(Walk& walk, const std::string& n
   if (type == FileType::docx || type == FileType::xlsx || type == FileType::pptx || type == FileType::ofd) {
     if (std::optional<Reason> r = check_members(walk, name, bytes, false, level)) return r;
   }
-  return check_text(ch, name, type, bytes, std::move(d.text));
+  if (d.text_is_bytes) return check_text(ch, name, type, bytes, bytes);
+  return check_text(ch, name, type, bytes, d.text);
 }
 
 std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& name, std::string_view bytes,
@@ -266,11 +311,17 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
                                          std::to_string(limits.max_entries)};
   }
   std::set<std::string> seen;
+  std::map<std::string, std::string> names;  // as stored -> as UTF-8
   std::uint64_t declared = 0;
   for (const ZipMember& m : dir->members) {
-    if (std::optional<Reason> r = check_member_name(name, m.name)) return r;
-    const std::string where = "member '" + m.name + "' of " + name;
-    if (!seen.insert(lower_ascii(m.name)).second) {
+    const std::string utf8 = m.utf8_name();
+    if (utf8.empty()) {
+      return Reason{"archive.name", "a member of " + name + " has a name that is neither UTF-8 nor GB18030"};
+    }
+    names[m.name] = utf8;
+    if (std::optional<Reason> r = check_member_name(name, utf8)) return r;
+    const std::string where = "member '" + utf8 + "' of " + name;
+    if (!seen.insert(lower_ascii(utf8)).second) {
       return Reason{"archive.duplicate", where + ": a second member of that name (letter case aside)"};
     }
     if (m.symlink() || m.special()) return Reason{"archive.link", where + ": a symbolic link or special file"};
@@ -309,6 +360,7 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
     std::uint64_t cap = 0;
     std::string member;
     std::set<std::string> done;
+    const std::map<std::string, std::string>* names;
 
     crypto::Result<bool> begin(const ZipEntryInfo& e) override {
       const auto it = std::find_if(dir->members.begin(), dir->members.end(), [&](const ZipMember& m) { return m.name == e.name; });
@@ -323,7 +375,7 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
       }
       if (!e.regular || it->directory()) return false;
       if (!recurse) return false;
-      member = e.name;
+      member = names->at(e.name);
       cap = it->expanded;
       if (cap > walk->channel.max_size) {
         verdict = Reason{"size.too_large", *archive + "/" + e.name + ": " + std::to_string(cap) +
@@ -365,6 +417,7 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
   members.archive = &name;
   members.recurse = recurse;
   members.level = level;
+  members.names = &names;
   crypto::Status s = read_members(bytes, members);
   if (members.verdict) return members.verdict;
   if (!s.ok()) return Reason{"archive.malformed", name + ": " + s.error().message};
@@ -372,23 +425,23 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
 }
 
 std::optional<Reason> Inspector::check_text(const policy::Channel& ch, const std::string& name, FileType type,
-                                            std::string_view bytes, std::string&& decoded) const {
+                                            std::string_view bytes, std::string_view decoded) const {
   const auto matcher = matchers_.find(ch.name);
   const bool keywords = matcher != matchers_.end();
   const bool pii = ch.pii && !ch.pii->detect.empty();
   if (!keywords && !pii) return std::nullopt;
   if (type == FileType::png || type == FileType::jpeg || type == FileType::zip) return std::nullopt;
 
-  std::string text;
-  if (type == FileType::txt && !decoded.empty()) {
-    text = std::move(decoded);
-  } else {
+  std::string extracted;
+  std::string_view text = decoded;  // plain text, decoded by the type stage
+  if (type != FileType::txt || (decoded.empty() && !bytes.empty())) {
     crypto::Result<std::string> t = extract_text(type, bytes, limits_);
     if (!t.ok()) {
       return Reason{"text.unreadable", name + ": the text of this " + std::string(policy::to_string(type)) +
                                            " cannot be read for the content rules: " + t.error().message};
     }
-    text = std::move(*t);
+    extracted = std::move(*t);
+    text = extracted;
   }
   if (keywords) {
     // Two threads for a long text (parts of a MiB or more; shorter texts
@@ -399,14 +452,19 @@ std::optional<Reason> Inspector::check_text(const policy::Channel& ch, const std
     }
   }
   if (pii) {
-    const NormalisedText norm = normalise_for_keywords(text);
-    const std::vector<PiiMatch> found = find_pii(norm.text, ch.pii->detect);
+    // Full-width digits and the like must be folded first; ASCII text has
+    // none, and the validators take either letter case, so it is scanned as
+    // it is (most large data files are ASCII).
+    NormalisedText norm;
+    const bool ascii = is_ascii(text);
+    if (!ascii) norm = normalise_for_keywords(text);
+    const std::vector<PiiMatch> found = find_pii(ascii ? text : std::string_view(norm.text), ch.pii->detect);
     if (!found.empty()) {
       const PiiMatch& m = found.front();
-      const std::size_t at = norm.origin(m.offset);
+      const std::size_t at = ascii ? m.offset : norm.origin(m.offset);
       // The value as written (the normalised text is case-folded).
-      const std::size_t to = norm.origin(m.offset + m.length - 1) + 1;
-      const std::string value = text.substr(at, to > at ? to - at : 0);
+      const std::size_t to = ascii ? m.offset + m.length : norm.origin(m.offset + m.length - 1) + 1;
+      const std::string value(text.substr(at, to > at ? to - at : 0));
       if (ch.pii->action == policy::PiiAction::mask) {
         return Reason{"pii.mask_unavailable", std::string(describe(m.kind)) + " at " + position_in(text, at) +
                                                   " of the text of " + name + " (" + masked(m.kind, value) +

@@ -29,7 +29,11 @@ crypto::Result<std::string> pdf_text(std::string_view pdf, const TextLimits& lim
   if (pdf.size() > static_cast<std::size_t>(INT_MAX)) return make_error(Errc::exhausted, "the PDF is larger than 2 GiB");
   std::unique_ptr<poppler::document> doc(poppler::document::load_from_raw_data(pdf.data(), static_cast<int>(pdf.size())));
   if (!doc) return make_error(Errc::bad_format, "not a readable PDF");
-  if (doc->is_locked() || doc->is_encrypted()) return make_error(Errc::bad_format, "the PDF is encrypted");
+  // A PDF that needs a password to open cannot be read, so its rules cannot
+  // be checked. One encrypted only with an owner password (permissions, as
+  // many government PDFs are) opens with the empty user password (ISO
+  // 32000-1 7.6.3.3) and is read like any other.
+  if (doc->is_locked()) return make_error(Errc::bad_format, "the PDF is encrypted and needs a password to open");
   const int pages = doc->pages();
   if (pages < 0 || static_cast<unsigned>(pages) > limits.max_pdf_pages) {
     return make_error(Errc::exhausted,

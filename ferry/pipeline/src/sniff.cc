@@ -406,18 +406,29 @@ Structure examine_structure(std::string_view b, const TextLimits& limits, std::o
     s.problem = p.problem;
     return s;
   }
-  crypto::Result<DecodedText> text = decode_text(b, limits);
-  if (!text.ok()) return s;  // no format recognised
-  s.type = "txt";
-  s.encoding = text->encoding;
-  s.text = std::move(text->utf8);
-  if (!text->alternative.empty()) s.text += "\n" + text->alternative;  // the rules read both readings
   s.text_kinds.push_back(FileType::txt);
+  if (is_clean_utf8(b) && b.size() <= limits.max_text) {
+    // The common case, without a copy of what may be 100 MiB.
+    s.type = "txt";
+    s.encoding = "utf-8";
+    s.text_is_bytes = true;
+  } else {
+    crypto::Result<DecodedText> text = decode_text(b, limits);
+    if (!text.ok()) {
+      s.text_kinds.clear();
+      return s;  // no format recognised
+    }
+    s.type = "txt";
+    s.encoding = text->encoding;
+    s.text = std::move(text->utf8);
+    if (!text->alternative.empty()) s.text += "\n" + text->alternative;  // the rules read both readings
+  }
+  const std::string_view decoded = s.text_is_bytes ? b : std::string_view(s.text);
   // The structured text types are parsed when the name claims them, or
   // (JSON, XML) when the text starts like one: a plain text of 64 MiB is not
   // parsed three more times for nothing. CSV is only ever claimed.
-  const std::size_t first = s.text.find_first_not_of(" \t\r\n");
-  const char lead = first == std::string::npos ? '\0' : s.text[first];
+  const std::size_t first = decoded.find_first_not_of(" \t\r\n");
+  const char lead = first == std::string_view::npos ? '\0' : decoded[first];
   for (FileType kind : {FileType::csv, FileType::json, FileType::xml}) {
     const bool looks = (kind == FileType::json && (lead == '{' || lead == '[')) || (kind == FileType::xml && lead == '<');
     if (claimed != kind && !looks) continue;
@@ -456,31 +467,47 @@ std::optional<FileType> type_of_extension(std::string_view name) {
 // --- the detector ------------------------------------------------------------
 
 struct TypeDetector::Magic {
-  magic_t cookie = nullptr;
+  magic_t full = nullptr;  // every test of the database
+  // For bytes ferry's own check already found to be text: only libmagic's
+  // built-in tests (encoding, JSON, CSV), without the database's soft magic,
+  // whose hundreds of regular expressions for scripts and source code cost
+  // milliseconds per file and could only turn one text/* answer into
+  // another. The charset is what the agreement rule reads for text.
+  magic_t text = nullptr;
   ~Magic() {
-    if (cookie) magic_close(cookie);
+    if (full) magic_close(full);
+    if (text) magic_close(text);
   }
 };
 
 TypeDetector::TypeDetector() : magic_(std::make_unique<Magic>()) {
   // No decompression (MAGIC_NO_CHECK_COMPRESS): libmagic would otherwise
   // inflate hostile data itself; archives are ferry's to open, with limits.
-  magic_->cookie = magic_open(MAGIC_MIME_TYPE | MAGIC_MIME_ENCODING | MAGIC_NO_CHECK_COMPRESS | MAGIC_ERROR);
-  if (magic_->cookie == nullptr) {
+  constexpr int kFlags = MAGIC_MIME_TYPE | MAGIC_MIME_ENCODING | MAGIC_NO_CHECK_COMPRESS | MAGIC_ERROR;
+  magic_->full = magic_open(kFlags);
+  magic_->text = magic_open(kFlags | MAGIC_NO_CHECK_SOFT);
+  if (magic_->full == nullptr || magic_->text == nullptr) {
     problem_ = "libmagic could not start";
     return;
   }
-  if (magic_load(magic_->cookie, nullptr) != 0) {
-    const char* e = magic_error(magic_->cookie);
-    problem_ = std::string("libmagic could not load its database: ") + (e ? e : "unknown error");
+  for (magic_t cookie : {magic_->full, magic_->text}) {
+    if (magic_load(cookie, nullptr) != 0) {
+      const char* e = magic_error(cookie);
+      problem_ = std::string("libmagic could not load its database: ") + (e ? e : "unknown error");
+      return;
+    }
   }
+  // The text opinion is libmagic's charset, judged on the first MiB (its
+  // default is 7 MiB); ferry's own check reads every byte anyway.
+  const std::size_t text_bytes = std::size_t{1} << 20;
+  magic_setparam(magic_->text, MAGIC_PARAM_BYTES_MAX, &text_bytes);
 }
 
 TypeDetector::~TypeDetector() = default;
 
-std::string TypeDetector::magic(std::string_view bytes) const {
+std::string TypeDetector::magic(std::string_view bytes, bool text) const {
   if (!problem_.empty()) return {};
-  const char* m = magic_buffer(magic_->cookie, bytes.data(), bytes.size());
+  const char* m = magic_buffer(text ? magic_->text : magic_->full, bytes.data(), bytes.size());
   return m ? m : "";
 }
 
@@ -545,14 +572,13 @@ TypeDecision TypeDetector::decide(std::string_view name, std::string_view bytes,
     d.reason = Reason{"type.unavailable", problem_};
     return d;
   }
-  d.magic = magic(bytes);
+  const std::optional<FileType> claimed = type_of_extension(name);
+  Structure s = examine_structure(bytes, limits, claimed);
+  d.magic = magic(bytes, s.type == "txt");
   const std::size_t semi = d.magic.find(';');
   const std::string mime = d.magic.substr(0, semi);
   const std::size_t cs = d.magic.find("charset=");
   const std::string charset = cs == std::string::npos ? "" : d.magic.substr(cs + 8);
-
-  const std::optional<FileType> claimed = type_of_extension(name);
-  Structure s = examine_structure(bytes, limits, claimed);
   if (s.type.empty()) {
     d.detected = mime.empty() ? "unknown" : mime;
     d.reason = Reason{"type.unknown", "content is " + d.magic + " (libmagic); not a type ferry can verify"};
@@ -592,7 +618,7 @@ TypeDecision TypeDetector::decide(std::string_view name, std::string_view bytes,
     bool agrees = (!charset.empty() && charset != "binary") || bytes.size() < 2;
     if (!agrees && mime == "application/octet-stream" &&
         (s.encoding == "utf-16le" || s.encoding == "utf-16be" || s.encoding == "gb18030")) {
-      const std::string again = magic(std::string_view(s.text).substr(0, 1 << 16));
+      const std::string again = magic(std::string_view(s.text).substr(0, 1 << 16), true);
       agrees = again.find("charset=binary") == std::string::npos && !again.empty();
     }
     if (!agrees) {
@@ -601,6 +627,7 @@ TypeDecision TypeDetector::decide(std::string_view name, std::string_view bytes,
     }
     d.type = t;
     d.text = std::move(s.text);
+    d.text_is_bytes = s.text_is_bytes;
   } else {
     d.detected = s.type;
     if (!s.problem.empty()) {

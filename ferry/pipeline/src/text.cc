@@ -271,12 +271,14 @@ bool all_chinese_utf16(std::string_view bytes, bool little_endian) {
   return ascii_pairs * 3 <= bytes.size() / 2;
 }
 
+}  // namespace
+
 // The common case, decided without ICU or uchardet: well-formed UTF-8
 // (RFC 3629 section 4: no overlong forms, no surrogates, nothing above
 // U+10FFFF) holding no control character but TAB, LF, FF and CR, no DEL and
 // no C1 control. Eight ASCII bytes at a time; anything else falls back to
 // the full path, which also says what is wrong.
-bool clean_utf8(std::string_view bytes) {
+bool is_clean_utf8(std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const std::size_t n = bytes.size();
   // A byte below 0x20 other than \t \n \f \r, or 0x7f.
@@ -334,8 +336,6 @@ bool clean_utf8(std::string_view bytes) {
   return true;
 }
 
-}  // namespace
-
 crypto::Result<DecodedText> decode_text(std::string_view bytes, const TextLimits& limits) {
   std::vector<Candidate> candidates;
   std::string refused;
@@ -352,7 +352,7 @@ crypto::Result<DecodedText> decode_text(std::string_view bytes, const TextLimits
                                               " and no UTF-16 pattern (binary data)");
     }
   } else {
-    if (clean_utf8(bytes)) {
+    if (is_clean_utf8(bytes)) {
       if (bytes.size() > limits.max_text) {
         return make_error(Errc::exhausted, "the text is longer than " + text_parts::size_name(limits.max_text));
       }

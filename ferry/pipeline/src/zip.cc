@@ -3,6 +3,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <sys/stat.h>
+#include <unicode/ucnv.h>
+#include <unicode/ustring.h>
 
 #include <algorithm>
 #include <array>
@@ -65,6 +67,37 @@ Result<std::size_t> find_end_record(std::string_view b) {
 }
 
 }  // namespace
+
+namespace {
+
+// `bytes` in `charset` as UTF-8, or nullopt at the first invalid sequence
+// (ICU with a stop callback: nothing is replaced by U+FFFD).
+std::optional<std::string> to_utf8(std::string_view bytes, const char* charset) {
+  UErrorCode e = U_ZERO_ERROR;
+  UConverter* cnv = ucnv_open(charset, &e);
+  if (U_FAILURE(e)) return std::nullopt;
+  ucnv_setToUCallBack(cnv, UCNV_TO_U_CALLBACK_STOP, nullptr, nullptr, nullptr, &e);
+  std::u16string units(bytes.size() + 1, u'\0');
+  const int32_t n = ucnv_toUChars(cnv, units.data(), static_cast<int32_t>(units.size()), bytes.data(),
+                                  static_cast<int32_t>(bytes.size()), &e);
+  ucnv_close(cnv);
+  if (U_FAILURE(e)) return std::nullopt;
+  std::string out(static_cast<std::size_t>(n) * 3 + 1, '\0');
+  int32_t len = 0;
+  u_strToUTF8(out.data(), static_cast<int32_t>(out.size()), &len, units.data(), n, &e);
+  if (U_FAILURE(e)) return std::nullopt;
+  out.resize(static_cast<std::size_t>(len));
+  return out;
+}
+
+}  // namespace
+
+std::string ZipMember::utf8_name() const {
+  if (std::optional<std::string> u = to_utf8(name, "UTF-8")) return *u;
+  if ((flags & 0x0800) != 0) return {};  // claims UTF-8 and is not
+  if (std::optional<std::string> g = to_utf8(name, "GB18030")) return *g;
+  return {};
+}
 
 bool ZipMember::symlink() const {
   return (made_by >> 8) == 3 && ((external_attributes >> 16) & S_IFMT) == S_IFLNK;

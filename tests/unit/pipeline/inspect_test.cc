@@ -411,6 +411,20 @@ TEST_F(InspectTest, MemberNamesFollowTheFileNameRule) {
   EXPECT_EQ(in.reasons[0].code, "archive.name");
 }
 
+TEST_F(InspectTest, MemberNamesFromChineseWindowsArchiversAreReadAsGb18030) {
+  // No UTF-8 flag, names in code page 936: what many archivers write.
+  const std::string zip = stored_zip({{encode("公文/通知.txt", "GB18030"), encode("公开内容", "GB18030")}});
+  Inspection in = run("open", "a.zip", zip);
+  EXPECT_TRUE(in.accepted()) << (in.reasons.empty() ? "" : in.reasons[0].detail);
+  // A member reason names it in UTF-8.
+  const std::string bad = stored_zip({{encode("公文/通知.pdf", "GB18030"), "just text"}});
+  in = run("open", "a.zip", bad);
+  ASSERT_FALSE(in.accepted());
+  EXPECT_NE(in.reasons[0].detail.find("公文/通知.pdf"), std::string::npos) << in.reasons[0].detail;
+  // Neither UTF-8 nor GB18030.
+  EXPECT_EQ(verdict("open", "a.zip", stored_zip({{"bad\x80\xff.txt", "x y"}})), "archive.name");
+}
+
 TEST_F(InspectTest, CorruptMemberDataIsMalformed) {
   std::string text;
   for (int i = 0; i < 400; ++i) text += "line " + std::to_string(i * 7919 % 1000) + " of the report\n";

@@ -123,3 +123,27 @@ TEST(FindPii, AnAddressEndingASentenceLosesTheFullStop) {
 
 }  // namespace
 }  // namespace ferry::pipeline
+
+namespace ferry::pipeline {
+namespace {
+
+TEST(FindPii, ValuesAreFoundAtEveryAlignmentAfterAsciiAndChineseText) {
+  // The scan jumps eight bytes at a time to the next digit: a value must be
+  // found wherever it starts, after ASCII words or multi-byte characters.
+  for (std::size_t pad = 0; pad < 24; ++pad) {
+    for (const std::string& filler : {std::string(pad, 'w'), std::string(pad / 3 + 1, ' ') + [&] {
+           std::string cjk;
+           for (std::size_t k = 0; k < pad; ++k) cjk += "字";
+           return cjk;
+         }()}) {
+      const std::string text = filler + " 11010519491231002X and 13800138000";
+      const std::vector<PiiMatch> got = find_pii(text, {policy::PiiKind::cn_id, policy::PiiKind::cn_mobile});
+      ASSERT_EQ(got.size(), 2u) << "pad " << pad;
+      EXPECT_EQ(text.substr(got[0].offset, got[0].length), "11010519491231002X");
+      EXPECT_EQ(text.substr(got[1].offset, got[1].length), "13800138000");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ferry::pipeline

@@ -417,7 +417,7 @@ TEST(PdfText, PageLimitAndUnreadableFiles) {
   EXPECT_THAT(error_of(FileType::pdf, "%PDF-1.7\ngarbage"), Not(HasSubstr("accepted")));
   test::PdfOptions locked;
   locked.password_protected = true;
-  EXPECT_EQ(error_of(FileType::pdf, test::make_pdf({"secret"}, locked)), "the PDF is encrypted");
+  EXPECT_EQ(error_of(FileType::pdf, test::make_pdf({"secret"}, locked)), "the PDF is encrypted and needs a password to open");
 }
 
 TEST(OtherTypes, ImagesAndZipHaveNoTextOfTheirOwn) {
