@@ -574,7 +574,13 @@ TypeDecision TypeDetector::decide(std::string_view name, std::string_view bytes,
   }
   const std::optional<FileType> claimed = type_of_extension(name);
   Structure s = examine_structure(bytes, limits, claimed);
-  d.magic = magic(bytes, s.type == "txt");
+  // Text that ferry read without guessing (clean UTF-8, or any text behind
+  // a byte-order mark) gets libmagic's quick opinion; text read by a guess
+  // (GB18030, BOM-less UTF-16: almost any byte pairs are valid UTF-16) gets
+  // every test, so that an executable or archive that happens to decode
+  // still shows for what it is.
+  const bool bom = bytes.starts_with("\xEF\xBB\xBF") || bytes.starts_with("\xFF\xFE") || bytes.starts_with("\xFE\xFF");
+  d.magic = magic(bytes, s.type == "txt" && (s.text_is_bytes || bom));
   const std::size_t semi = d.magic.find(';');
   const std::string mime = d.magic.substr(0, semi);
   const std::size_t cs = d.magic.find("charset=");
