@@ -58,7 +58,7 @@ struct Outcome {
   std::vector<std::string> removed;
   std::string sm3;
   std::string output;
-  bool unreadable = false;
+  bool unreadable = false;  // the input could not be read, or the output not written: exit 2
 };
 
 Outcome inspect_one(const std::string& file, const policy::Policy& policy, const policy::Channel& channel,
@@ -98,8 +98,10 @@ Outcome inspect_one(const std::string& file, const policy::Policy& policy, const
   if (o.reasons.empty() && out_dir) {
     const std::string target = *out_dir + "/" + name;
     if (crypto::Status s = fs::replace_file(target, *bytes, 0644); !s.ok()) {
-      o.unreadable = true;  // an output that could not be written fails the run
-      o.reasons.push_back({"output.unwritable", s.error().message});
+      // Not a verdict on the file: the run fails (exit 2) and says why.
+      o.unreadable = true;
+      std::fprintf(stderr, "ferryctl inspect: %s: accepted, but not written to --out: %s\n", file.c_str(),
+                   s.error().message.c_str());
     } else {
       o.output = target;
     }
