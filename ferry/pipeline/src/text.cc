@@ -1,6 +1,9 @@
 #include "ferry/pipeline/text.h"
 
 #include <uchardet.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <unicode/ucnv.h>
 #include <unicode/utf16.h>
 
@@ -278,9 +281,37 @@ bool all_chinese_utf16(std::string_view bytes, bool little_endian) {
 // U+10FFFF) holding no control character but TAB, LF, FF and CR, no DEL and
 // no C1 control. Eight ASCII bytes at a time; anything else falls back to
 // the full path, which also says what is wrong.
+#if defined(__x86_64__)
+// The ASCII fast path of is_clean_utf8, 32 bytes at a time: from i, the end
+// of the run of whole blocks that are ASCII with no control character but
+// TAB, LF, FF and CR, and no DEL. Text has a line break every few dozen
+// bytes, which the eight-byte test below sends to the slow path; here it
+// costs nothing.
+__attribute__((target("avx2"))) std::size_t skip_clean_ascii_avx2(const unsigned char* p, std::size_t i,
+                                                                    std::size_t n) {
+  const __m256i space = _mm256_set1_epi8(0x20), del = _mm256_set1_epi8(0x7f);
+  const __m256i tab = _mm256_set1_epi8('\t'), lf = _mm256_set1_epi8('\n'), ff = _mm256_set1_epi8('\f'),
+                cr = _mm256_set1_epi8('\r');
+  for (; i + 32 <= n; i += 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    if (_mm256_movemask_epi8(v) != 0) break;  // a byte of 0x80 or above
+    // Signed compare is right: every byte is below 0x80 here.
+    const __m256i control = _mm256_cmpgt_epi8(space, v);
+    const __m256i allowed = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, tab), _mm256_cmpeq_epi8(v, lf)),
+                                            _mm256_or_si256(_mm256_cmpeq_epi8(v, ff), _mm256_cmpeq_epi8(v, cr)));
+    const __m256i bad = _mm256_or_si256(_mm256_andnot_si256(allowed, control), _mm256_cmpeq_epi8(v, del));
+    if (_mm256_movemask_epi8(bad) != 0) break;
+  }
+  return i;
+}
+#endif
+
 bool is_clean_utf8(std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const std::size_t n = bytes.size();
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+#endif
   // A byte below 0x20 other than \t \n \f \r, or 0x7f.
   static constexpr auto kBadAscii = [] {
     std::array<bool, 128> t{};
@@ -290,6 +321,15 @@ bool is_clean_utf8(std::string_view bytes) {
   }();
   std::size_t i = 0;
   while (i < n) {
+#if defined(__x86_64__)
+    if (avx2 && i + 32 <= n) {
+      const std::size_t to = skip_clean_ascii_avx2(p, i, n);
+      if (to != i) {
+        i = to;
+        continue;
+      }
+    }
+#endif
     if (i + 8 <= n) {
       std::uint64_t w;
       std::memcpy(&w, p + i, 8);

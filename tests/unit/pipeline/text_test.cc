@@ -429,3 +429,31 @@ TEST(OtherTypes, ImagesAndZipHaveNoTextOfTheirOwn) {
 
 }  // namespace
 }  // namespace ferry::pipeline
+
+namespace ferry::pipeline {
+namespace {
+
+TEST(CleanUtf8, AForbiddenByteIsFoundAtEveryPositionOfALongText) {
+  // The check runs 32 and 8 bytes at a time; a bad byte must be seen
+  // wherever it sits, and the allowed controls must pass.
+  const std::string base = [] {
+    std::string s;
+    for (int i = 0; i < 160; ++i) s += static_cast<char>(i % 7 == 6 ? '\n' : i % 5 == 4 ? '\t' : 'a' + i % 26);
+    return s;
+  }();
+  EXPECT_TRUE(is_clean_utf8(base));
+  EXPECT_TRUE(is_clean_utf8(base + "\f\r中文"));
+  for (std::size_t at = 0; at < base.size(); ++at) {
+    for (const char bad : {'\x01', '\x1b', '\x7f', '\0'}) {
+      std::string s = base;
+      s[at] = bad;
+      EXPECT_FALSE(is_clean_utf8(s)) << "byte " << int(bad) << " at " << at;
+    }
+    std::string high = base;
+    high[at] = '\xC3';  // a lead byte with an ASCII byte after it: ill-formed
+    EXPECT_FALSE(is_clean_utf8(high)) << at;
+  }
+}
+
+}  // namespace
+}  // namespace ferry::pipeline
