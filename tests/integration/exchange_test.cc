@@ -14,6 +14,9 @@
 #include <gtest/gtest.h>
 
 #include "crypto/sm2.h"
+#include "ferry/spool/inspection_marker.h"
+#include "ferry/spool/source_scanner.h"
+#include "ferry/spool/spool.h"
 #include "tests/integration/delivery_check.h"
 #include "tests/integration/two_sides.h"
 
@@ -135,6 +138,55 @@ TEST(Exchange, ContentTheReferencePolicyForbidsIsQuarantinedWithItsReason) {
   EXPECT_THAT(inner, HasSubstr("\"reason\":\"type.extension\""));
   EXPECT_THAT(inner, ::testing::Not(HasSubstr("11010519491231002X")));  // masked in the audit line
   EXPECT_EQ(count_files(sides.outbox("docs-in")), 0u);
+}
+
+// Objects the outer side took but had not finished inspecting when it
+// stopped, put straight into its spool, with the marker ferryd leaves while
+// it inspects.
+std::vector<spool::ObjectId> taken_not_inspected(TwoSides& sides, const std::vector<std::string>& names) {
+  stdfs::create_directories(sides.spool(Which::outer));
+  crypto::Result<spool::Spool> sp = spool::Spool::open(sides.spool(Which::outer));
+  if (!sp.ok()) throw std::runtime_error(sp.error().message);
+  std::vector<spool::ObjectId> ids;
+  std::vector<std::string> contents;
+  std::vector<spool::Spool::NewObject> objects;
+  for (const std::string& name : names) contents.push_back("the text of " + name + "\n");
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    spool::Spool::NewObject o;
+    ids.push_back(*spool::ObjectId::generate());
+    o.record = spool::ingest_record(ids.back(), "docs-in", names[k], o.state);
+    o.record.size = contents[k].size();
+    o.bytes = crypto::as_bytes(contents[k]);
+    objects.push_back(std::move(o));
+  }
+  for (const auto& r : sp->create_batch(objects)) {
+    if (!r.ok()) throw std::runtime_error(r.error().message);
+  }
+  return ids;
+}
+
+TEST(Exchange, AnObjectWhoseInspectionStoppedFerrydIsInspectedAloneAndHeldAfterTheThirdTime) {
+  TwoSides sides;
+  const std::vector<spool::ObjectId> ids = taken_not_inspected(sides, {"a.txt", "b.txt", "c.txt"});
+  // The stop came while a was inspected in a batch: a is inspected again on
+  // its own, and crosses like the others.
+  ASSERT_TRUE(spool::write_inspection_marker(sides.spool(Which::outer), {0, {ids[0]}}).ok());
+  sides.start_both();
+  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("docs-in")) == 3; }, std::chrono::seconds(30)));
+  EXPECT_THAT(sides.log(Which::outer), HasSubstr("\"event\":\"inspect.interrupted\""));
+  sides.stop(Which::outer);
+
+  // d stopped ferryd twice while inspected on its own: held, not parsed.
+  const std::vector<spool::ObjectId> more = taken_not_inspected(sides, {"d.txt", "e.txt"});
+  ASSERT_TRUE(spool::write_inspection_marker(sides.spool(Which::outer), {2, {more[0]}}).ok());
+  sides.start(Which::outer);
+  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("docs-in")) == 4; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(TwoSides::wait_until(
+      [&] { return sides.log(Which::outer).find("\"reason\":\"inspect.crashed\"") != std::string::npos; },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(count_files(sides.spool(Which::outer) + "/quarantine"), 2u) << "d.txt, data and record";
+  EXPECT_EQ(digest_tree(sides.outbox("docs-in")).count("d.txt"), 0u);
+  EXPECT_FALSE(stdfs::exists(sides.spool(Which::outer) + "/inspecting"));
 }
 
 TEST(Exchange, OversizedObjectIsQuarantinedWithTheOfficersLimit) {

@@ -28,6 +28,7 @@
 #include "ferry/pipeline/inspect.h"
 #include "ferry/pipeline/pipeline.h"
 #include "ferry/spool/applied_serial.h"
+#include "ferry/spool/inspection_marker.h"
 #include "ferry/spool/delivered_ids.h"
 #include "ferry/spool/delivery.h"
 #include "ferry/spool/free_space.h"
@@ -194,6 +195,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         if (st == State::incoming) to_inspect_.push_back(r.id);
       }
     }
+    recover_inspection_marker();
 
     for (const config::Binding& b : config_.channels) {
       if (b.role != config::BindingRole::source) continue;
@@ -675,6 +677,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     spool::ObjectRecord record;  // as it was in incoming
     std::string type;            // what the type stage found
     Result<spool::ObjectRecord> moved;
+    std::string marker_problem;  // the first of a batch: why the inspection marker could not be written
   };
 
   void watch_source(SourceChannel& sc) {
@@ -766,6 +769,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       }
       if (results[k]->state != State::incoming) ingested(*results[k], {});
     }
+    if (!inspected.empty() && !inspected.front().marker_problem.empty()) {
+      error_event("inspect.marker_failed", inspected.front().marker_problem);
+    }
     for (const Inspected& i : inspected) {
       if (!i.moved.ok()) {
         // Still in incoming: inspected again after a restart.
@@ -813,10 +819,20 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // read from the spool, then their moves to outgoing or quarantine as one
   // group commit. Runs on the ingest thread: the inspector (libmagic's
   // handle) is only ever used there, one batch at a time.
+  // `alone`: 0 for a batch, else which time this single object is inspected
+  // on its own after a stop during its inspection (spool/inspection_marker.h).
   std::vector<Inspected> inspect_batch(const policy::Policy& policy, const pipeline::Inspector& inspector,
-                                       std::vector<spool::ObjectRecord> records) const {
+                                       std::vector<spool::ObjectRecord> records, unsigned alone = 0) const {
     std::vector<Inspected> out;
     std::vector<spool::Spool::Move> moves;
+    if (records.empty()) return out;
+    spool::InspectionMarker marker{alone, {}};
+    for (const spool::ObjectRecord& r : records) marker.ids.push_back(r.id);
+    // Best effort: without it a crash loop is possible, not a wrong verdict.
+    std::string marker_problem;
+    if (Status st = spool::write_inspection_marker(config_.spool.dir, marker); !st.ok()) {
+      marker_problem = st.error().message;
+    }
     for (spool::ObjectRecord& r : records) {
       pipeline::Inspection in;
       const pipeline::Context ctx{policy, side_, pipeline::Role::sending};
@@ -837,11 +853,59 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                            rec.reasons = reasons;
                          }});
       }
-      out.push_back({std::move(r), std::move(in.type), make_error(Errc::internal, "not moved")});
+      out.push_back({std::move(r), std::move(in.type), make_error(Errc::internal, "not moved"), {}});
     }
     std::vector<Result<spool::ObjectRecord>> moved = spool_->move_batch(moves);
+    spool::clear_inspection_marker(config_.spool.dir);
     for (std::size_t k = 0; k < out.size(); ++k) out[k].moved = std::move(moved[k]);
+    out.front().marker_problem = std::move(marker_problem);
     return out;
+  }
+
+  // After a stop that left an inspection marker: the objects it names are
+  // inspected one at a time; one that stopped ferryd twice on its own is
+  // quarantined now, not parsed again. Runs at start, before the first scan.
+  void recover_inspection_marker() {
+    Result<std::optional<spool::InspectionMarker>> marker = spool::read_inspection_marker(config_.spool.dir);
+    spool::clear_inspection_marker(config_.spool.dir);
+    if (!marker.ok()) {
+      error_event("inspect.marker_unreadable", marker.error().message + "; every object in incoming is inspected again");
+      return;
+    }
+    if (!marker->has_value()) return;
+    const spool::InspectionMarker& m = **marker;
+    std::string ids;
+    for (const spool::ObjectId& id : m.ids) {
+      const auto it = std::find(to_inspect_.begin(), to_inspect_.end(), id);
+      if (it == to_inspect_.end()) continue;  // its verdict was committed after all
+      to_inspect_.erase(it);
+      ids += (ids.empty() ? "" : ",") + id.hex();
+      if (m.alone < 2) {
+        suspects_.push_back({id, m.alone + 1});
+        continue;
+      }
+      std::vector<Result<spool::ObjectRecord>> moved = spool_->move_batch(
+          {{id, State::incoming, State::quarantine, [](spool::ObjectRecord& rec) {
+              rec.verdict = "rejected";
+              rec.reasons = {{"inspect.crashed",
+                              "ferryd stopped twice while inspecting this object on its own; it is held "
+                              "rather than parsed a third time"}};
+            }}});
+      if (!moved[0].ok()) {
+        error_event("spool.move_failed", id.hex() + ": " + moved[0].error().message);
+        continue;
+      }
+      count(moved[0]->channel, State::incoming, moved[0]->size, -1);
+      count(moved[0]->channel, State::quarantine, moved[0]->size, +1);
+      quarantined(*moved[0], {});
+    }
+    if (ids.empty()) return;
+    note(audit::Event{"inspect.interrupted", audit::Severity::warning, {}}
+             .with("ids", ids)
+             .with("alone", std::to_string(m.alone))
+             .with("detail", m.alone < 2 ? "ferryd stopped while inspecting these objects; each is inspected again "
+                                           "on its own"
+                                         : "ferryd stopped twice while inspecting this object on its own"));
   }
 
   // The content stages a policy needs (its keyword lists compiled). A
@@ -931,17 +995,30 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
 
   // Objects found in incoming at start (taken before a crash, not yet
   // inspected): inspected on the ingest thread like a fresh batch.
+  // Suspects from an inspection marker go first, one at a time.
   void inspect_incoming() {
     std::vector<spool::ObjectRecord> records;
-    while (!to_inspect_.empty() && records.size() < kBatch) {
+    unsigned alone = 0;
+    while (records.empty() && !suspects_.empty()) {
+      Result<spool::ObjectRecord> r = spool_->read(suspects_.front().first, State::incoming);
+      alone = suspects_.front().second;
+      suspects_.pop_front();
+      if (r.ok()) records.push_back(std::move(*r));
+    }
+    if (records.empty()) alone = 0;
+    while (alone == 0 && !to_inspect_.empty() && records.size() < kBatch) {
       Result<spool::ObjectRecord> r = spool_->read(to_inspect_.front(), State::incoming);
       to_inspect_.pop_front();
       if (r.ok()) records.push_back(std::move(*r));
     }
     if (records.empty()) return;
-    asio::post(ingest_thread_, [this, records = std::move(records), policy = policy_, inspector = inspector_]() mutable {
-      std::vector<Inspected> inspected = inspect_batch(*policy, *inspector, std::move(records));
+    asio::post(ingest_thread_, [this, records = std::move(records), alone, policy = policy_,
+                                inspector = inspector_]() mutable {
+      std::vector<Inspected> inspected = inspect_batch(*policy, *inspector, std::move(records), alone);
       asio::post(io_, [this, inspected = std::move(inspected)] {
+        if (!inspected.empty() && !inspected.front().marker_problem.empty()) {
+          error_event("inspect.marker_failed", inspected.front().marker_problem);
+        }
         for (const Inspected& i : inspected) {
           if (!i.moved.ok()) {
             error_event("spool.move_failed", i.record.id.hex() + ": " + i.moved.error().message);
@@ -1365,6 +1442,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   std::unique_ptr<link::LinkEngine> engine_;
   std::unique_ptr<hw::FrameTransport> transport_;
   std::deque<spool::ObjectId> to_inspect_, to_deliver_;
+  // Objects an inspection marker named at start, with the time each is
+  // inspected on its own (recover_inspection_marker).
+  std::deque<std::pair<spool::ObjectId, unsigned>> suspects_;
   // Accepted objects the engine has not taken yet, with their sizes.
   std::deque<std::pair<spool::ObjectId, std::uint64_t>> outgoing_;
   std::uint64_t outgoing_bytes_ = 0;
