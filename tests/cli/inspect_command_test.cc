@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/fixtures.h"
+#include "tests/cli/ctl_sandbox.h"
 #include "tests/support/subprocess.h"
 
 namespace {
@@ -22,32 +23,8 @@ namespace stdfs = std::filesystem;
 
 const std::string kReference = std::string(FERRY_REFERENCE_DIR) + "/policy.yaml";
 
-class InspectCommandTest : public ::testing::Test {
+class InspectCommandTest : public ferry::test::CtlSandbox {
  protected:
-  void SetUp() override {
-    std::string tmpl = (stdfs::temp_directory_path() / "ferryctl-inspect-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { stdfs::remove_all(dir_); }
-
-  ferry::test::ProcessOutcome ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), FERRYCTL_PATH);
-    ferry::test::ProcessOptions opts;
-    opts.working_directory = dir_;
-    return ferry::test::run_process(args, opts);
-  }
-  std::string path(const std::string& name) const { return (stdfs::path(dir_) / name).string(); }
-  void write(const std::string& name, std::string_view content) {
-    stdfs::create_directories(stdfs::path(path(name)).parent_path());
-    std::ofstream(path(name), std::ios::binary) << content;
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(path(name), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
   static std::vector<std::string> lines(const std::string& s) {
     std::vector<std::string> out;
     std::istringstream in(s);
@@ -73,8 +50,6 @@ class InspectCommandTest : public ::testing::Test {
           "    pii: { detect: [cn_id], action: reject }\n"
           "    approval: required\n");
   }
-
-  std::string dir_;
 };
 
 TEST_F(InspectCommandTest, JsonHasOneObjectPerFileInOrderWithTheIssuesFields) {

@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/cli/ctl_sandbox.h"
 #include "tests/support/subprocess.h"
 
 namespace {
@@ -34,44 +35,14 @@ constexpr std::string_view kMinimal =
     "    allow_types: [pdf]\n"  // 7
     "    max_size: 1MiB\n";     // 8
 
-class PolicyCommandTest : public ::testing::Test {
+class PolicyCommandTest : public ferry::test::CtlSandbox {
  protected:
-  void SetUp() override {
-    std::string tmpl = (stdfs::temp_directory_path() / "ferryctl-policy-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { stdfs::remove_all(dir_); }
-
-  ferry::test::ProcessOutcome ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), FERRYCTL_PATH);
-    ferry::test::ProcessOptions opts;
-    opts.working_directory = dir_;
-    return ferry::test::run_process(args, opts);
-  }
-
-  std::string path(const std::string& name) const { return (stdfs::path(dir_) / name).string(); }
-
-  void write(const std::string& name, std::string_view content) {
-    stdfs::create_directories(stdfs::path(path(name)).parent_path());
-    std::ofstream(path(name), std::ios::binary) << content;
-  }
-
-  std::string read(const std::string& name) const {
-    std::ifstream in(name.starts_with("/") ? name : path(name), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
   void keygen(const std::string& prefix) {
     auto r = ctl({"keygen", "--out", prefix});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 
   void copy_reference() { write("policy.yaml", read(kReference)); }
-
-  std::string dir_;
 };
 
 TEST_F(PolicyCommandTest, HelpAndTopLevelListing) {

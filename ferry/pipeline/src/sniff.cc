@@ -317,15 +317,24 @@ bool has_member(const ZipDirectory& d, std::string_view name) {
   return std::any_of(d.members.begin(), d.members.end(), [&](const ZipMember& m) { return m.name == name; });
 }
 
+// A package's XML member (at most kMaxManifest bytes) parsed into doc, or
+// what is wrong with it.
+std::optional<std::string> load_member_xml(std::string_view bytes, const char* name, pugi::xml_document& doc) {
+  crypto::Result<std::string> text = read_member(bytes, name, kMaxManifest);
+  if (!text.ok()) return text.error().message;
+  if (!doc.load_buffer(text->data(), text->size(), pugi::parse_default)) {
+    return std::string(name) + " is not well-formed XML";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 PackageType classify_package(std::string_view bytes, const ZipDirectory& d) {
   if (has_member(d, "[Content_Types].xml")) {
-    crypto::Result<std::string> manifest = read_member(bytes, "[Content_Types].xml", kMaxManifest);
-    if (!manifest.ok()) return {"docx", "OOXML: " + manifest.error().message};
     pugi::xml_document doc;
-    if (!doc.load_buffer(manifest->data(), manifest->size(), pugi::parse_default)) {
-      return {"docx", "OOXML: [Content_Types].xml is not well-formed XML"};
+    if (std::optional<std::string> bad = load_member_xml(bytes, "[Content_Types].xml", doc)) {
+      return {"docx", "OOXML: " + *bad};
     }
     const pugi::xml_node types = doc.document_element();
     if (local_name(types.name()) != "Types") return {"docx", "OOXML: [Content_Types].xml has no Types element"};
@@ -356,12 +365,8 @@ PackageType classify_package(std::string_view bytes, const ZipDirectory& d) {
   if (has_member(d, "OFD.xml")) {
     // GB/T 33190-2016 7.4, Table 2: the entry file's root is ofd:OFD, each
     // DocBody's DocRoot names the document's main file.
-    crypto::Result<std::string> entry = read_member(bytes, "OFD.xml", kMaxManifest);
-    if (!entry.ok()) return {"ofd", "OFD: " + entry.error().message};
     pugi::xml_document doc;
-    if (!doc.load_buffer(entry->data(), entry->size(), pugi::parse_default)) {
-      return {"ofd", "OFD: OFD.xml is not well-formed XML"};
-    }
+    if (std::optional<std::string> bad = load_member_xml(bytes, "OFD.xml", doc)) return {"ofd", "OFD: " + *bad};
     const pugi::xml_node root = doc.document_element();
     if (local_name(root.name()) != "OFD") return {"ofd", "OFD: OFD.xml's root element is not ofd:OFD"};
     const pugi::xml_node body = child_local(root, "DocBody");

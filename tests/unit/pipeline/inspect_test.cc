@@ -129,6 +129,11 @@ std::string encode(std::string_view utf8, const char* charset) {
   return out;
 }
 
+// A [Content_Types].xml naming word/document.xml as a DOCX main part.
+constexpr const char* kDocxContentTypes =
+    R"(<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">)"
+    R"(<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>)";
+
 test::PdfOptions appended(std::string tail) {
   test::PdfOptions o;
   o.append = std::move(tail);
@@ -232,9 +237,7 @@ TEST_F(InspectTest, BrokenStructuresAreMalformedAndSayWhere) {
 
 TEST_F(InspectTest, OoxmlAndOfdPackagesWithoutTheirMainPartAreMalformed) {
   const std::string no_main = test::make_zip({
-      {"[Content_Types].xml",
-       R"(<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">)"
-       R"(<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>)"},
+      {"[Content_Types].xml", kDocxContentTypes},
       {"_rels/.rels", "<Relationships/>"},
   });
   Inspection in = run("open", "a.docx", no_main);
@@ -284,9 +287,7 @@ TEST_F(InspectTest, APackageLibmagicSeesAsAnotherFormatIsAMismatch) {
   // program opens it as ODT, another as DOCX.
   const std::string both = stored_zip({
       {"mimetype", "application/vnd.oasis.opendocument.text"},
-      {"[Content_Types].xml",
-       R"(<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">)"
-       R"(<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>)"},
+      {"[Content_Types].xml", kDocxContentTypes},
       {"_rels/.rels", "<Relationships/>"},
       {"word/document.xml", "<w:document/>"},
   });
@@ -539,9 +540,7 @@ TEST_F(InspectTest, MaskingIsHeldUntilItExists) {
 TEST_F(InspectTest, TextThatCannotBeReadFailsClosed) {
   // A DOCX whose document part is not XML: its text cannot be checked.
   const std::string docx = test::make_zip({
-      {"[Content_Types].xml",
-       R"(<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">)"
-       R"(<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>)"},
+      {"[Content_Types].xml", kDocxContentTypes},
       {"_rels/.rels", "<Relationships/>"},
       {"word/document.xml", "<w:document><w:body><w:p>机密"},
   });
