@@ -68,10 +68,14 @@ Outcome inspect_one(const std::string& file, const policy::Policy& policy, const
   o.file = file;
   const std::string name = base_name(file);
   struct stat st;
-  if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::stat(file.c_str(), &st) != 0) {
     o.unreadable = true;
-    o.reasons.push_back({"object.unreadable", file + ": " + (errno != 0 && !S_ISDIR(st.st_mode) ? std::strerror(errno)
-                                                                                              : "not a regular file")});
+    o.reasons.push_back({"object.unreadable", file + ": " + std::strerror(errno)});
+    return o;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    o.unreadable = true;
+    o.reasons.push_back({"object.unreadable", file + ": not a regular file"});
     return o;
   }
   // The stages that need no content, as ferryd runs them when it takes a

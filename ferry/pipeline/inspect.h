@@ -73,7 +73,7 @@ class Inspector {
   std::optional<Reason> check_members(Walk& walk, const std::string& name, std::string_view bytes, bool recurse,
                                       unsigned level) const;
   std::optional<Reason> check_text(const policy::Channel& channel, const std::string& name, policy::FileType type,
-                                   std::string_view bytes, std::string_view decoded) const;
+                                   std::string_view bytes, std::optional<std::string_view> known) const;
 
   TypeDetector detector_;
   TextLimits limits_;

@@ -58,6 +58,7 @@ struct Structure {
   // xml, csv when they parse), and the encoding.
   std::vector<policy::FileType> text_kinds;  // of those tried, see examine_structure
   std::vector<std::pair<policy::FileType, std::string>> text_problems;  // why json/xml/csv did not parse
+  std::vector<std::pair<policy::FileType, std::string>> parsed_texts;   // what json/xml/csv that parsed hold (text.h)
   std::string encoding;
   std::string text;  // the text as UTF-8, for the text stages to reuse
   bool text_is_bytes = false;  // clean UTF-8: the text is the bytes themselves (not copied into `text`)
@@ -77,8 +78,12 @@ struct TypeDecision {
   std::optional<Reason> reason;          // type.*, see decide()
   std::string magic;                     // libmagic's "mime; charset=..."
   std::string encoding;                  // for text
-  std::string text;                      // for text: the UTF-8 text
-  bool text_is_bytes = false;            // for text: clean UTF-8, the text is the object's bytes
+  // For the text types: the text the content rules read (extract_text's,
+  // worked out once here), or, when text_is_bytes, the object's bytes
+  // themselves (clean UTF-8 plain text, not copied).
+  bool has_text = false;
+  std::string text;
+  bool text_is_bytes = false;
 };
 
 // libmagic's handle is not shared between threads: one detector per thread.

@@ -123,6 +123,11 @@ TEST_F(InspectCommandTest, UsageAndPolicyErrorsExitTwo) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.out, HasSubstr(R"("code": "object.unreadable")"));
   EXPECT_THAT(r.out, HasSubstr(R"("file": "a.txt", "verdict": "accept")"));  // the others are still inspected
+  EXPECT_THAT(r.out, HasSubstr("missing.txt: No such file or directory"));
+  stdfs::create_directories(path("folder"));
+  r = ctl({"inspect", "--policy", "open.yaml", "--channel", "out", "--json", "folder"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.out, HasSubstr("folder: not a regular file"));
 }
 
 }  // namespace

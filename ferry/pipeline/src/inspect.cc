@@ -293,8 +293,8 @@ std::optional<Reason> Inspector::inspect_object(Walk& walk, const std::string& n
   if (type == FileType::docx || type == FileType::xlsx || type == FileType::pptx || type == FileType::ofd) {
     if (std::optional<Reason> r = check_members(walk, name, bytes, false, level)) return r;
   }
-  if (d.text_is_bytes) return check_text(ch, name, type, bytes, bytes);
-  return check_text(ch, name, type, bytes, d.text);
+  if (!d.has_text) return check_text(ch, name, type, bytes, std::nullopt);
+  return check_text(ch, name, type, bytes, d.text_is_bytes ? bytes : std::string_view(d.text));
 }
 
 std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& name, std::string_view bytes,
@@ -311,14 +311,15 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
                                          std::to_string(limits.max_entries)};
   }
   std::set<std::string> seen;
-  std::map<std::string, std::string> names;  // as stored -> as UTF-8
+  // As stored -> as UTF-8, and the directory's entry (duplicates were refused).
+  std::map<std::string, std::pair<std::string, const ZipMember*>> names;
   std::uint64_t declared = 0;
   for (const ZipMember& m : dir->members) {
     const std::string utf8 = m.utf8_name();
     if (utf8.empty()) {
       return Reason{"archive.name", "a member of " + name + " has a name that is neither UTF-8 nor GB18030"};
     }
-    names[m.name] = utf8;
+    names[m.name] = {utf8, &m};
     if (std::optional<Reason> r = check_member_name(name, utf8)) return r;
     const std::string where = "member '" + utf8 + "' of " + name;
     if (!seen.insert(lower_ascii(utf8)).second) {
@@ -349,7 +350,6 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
   // Inflate, holding every member to what the directory declared (a member
   // that inflates to more is refused as it inflates), then inspect members.
   struct Members final : ZipMemberSink {
-    const ZipDirectory* dir;
     const Inspector* self;
     Walk* walk;
     const std::string* archive;
@@ -360,11 +360,11 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
     std::uint64_t cap = 0;
     std::string member;
     std::set<std::string> done;
-    const std::map<std::string, std::string>* names;
+    const std::map<std::string, std::pair<std::string, const ZipMember*>>* names;
 
     crypto::Result<bool> begin(const ZipEntryInfo& e) override {
-      const auto it = std::find_if(dir->members.begin(), dir->members.end(), [&](const ZipMember& m) { return m.name == e.name; });
-      if (it == dir->members.end() || !done.insert(e.name).second) {
+      const auto found = names->find(e.name);
+      if (found == names->end() || !done.insert(e.name).second) {
         verdict = Reason{"archive.malformed", *archive + ": libarchive sees member '" + e.name +
                                                   "' that the central directory does not list"};
         return crypto::make_error(crypto::Errc::bad_format, "stop");
@@ -373,10 +373,11 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
         verdict = Reason{"archive.encrypted", "member '" + e.name + "' of " + *archive + ": encrypted"};
         return crypto::make_error(crypto::Errc::bad_format, "stop");
       }
-      if (!e.regular || it->directory()) return false;
+      const ZipMember& entry = *found->second.second;
+      if (!e.regular || entry.directory()) return false;
       if (!recurse) return false;
-      member = names->at(e.name);
-      cap = it->expanded;
+      member = found->second.first;
+      cap = entry.expanded;
       if (cap > walk->channel.max_size) {
         verdict = Reason{"size.too_large", *archive + "/" + e.name + ": " + std::to_string(cap) +
                                                " bytes exceeds max_size " + describe_size(walk->channel.max_size) +
@@ -411,7 +412,6 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
       return {};
     }
   } members;
-  members.dir = &*dir;
   members.self = this;
   members.walk = &walk;
   members.archive = &name;
@@ -425,7 +425,7 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
 }
 
 std::optional<Reason> Inspector::check_text(const policy::Channel& ch, const std::string& name, FileType type,
-                                            std::string_view bytes, std::string_view decoded) const {
+                                            std::string_view bytes, std::optional<std::string_view> known) const {
   const auto matcher = matchers_.find(ch.name);
   const bool keywords = matcher != matchers_.end();
   const bool pii = ch.pii && !ch.pii->detect.empty();
@@ -433,8 +433,10 @@ std::optional<Reason> Inspector::check_text(const policy::Channel& ch, const std
   if (type == FileType::png || type == FileType::jpeg || type == FileType::zip) return std::nullopt;
 
   std::string extracted;
-  std::string_view text = decoded;  // plain text, decoded by the type stage
-  if (type != FileType::txt || (decoded.empty() && !bytes.empty())) {
+  std::string_view text;
+  if (known) {
+    text = *known;  // the text types: read once by the type stage
+  } else {
     crypto::Result<std::string> t = extract_text(type, bytes, limits_);
     if (!t.ok()) {
       return Reason{"text.unreadable", name + ": the text of this " + std::string(policy::to_string(type)) +

@@ -440,6 +440,7 @@ Structure examine_structure(std::string_view b, const TextLimits& limits, std::o
     crypto::Result<std::string> parsed = extract_text(kind, b, limits);
     if (parsed.ok()) {
       s.text_kinds.push_back(kind);
+      s.parsed_texts.emplace_back(kind, std::move(*parsed));
     } else {
       s.text_problems.emplace_back(kind, parsed.error().message);
     }
@@ -637,8 +638,15 @@ TypeDecision TypeDetector::decide(std::string_view name, std::string_view bytes,
       return d;
     }
     d.type = t;
-    d.text = std::move(s.text);
-    d.text_is_bytes = s.text_is_bytes;
+    d.has_text = true;
+    if (t == FileType::txt) {
+      d.text = std::move(s.text);
+      d.text_is_bytes = s.text_is_bytes;
+    } else {
+      for (auto& [k, text] : s.parsed_texts) {
+        if (k == t) d.text = std::move(text);
+      }
+    }
   } else {
     d.detected = s.type;
     if (!s.problem.empty()) {

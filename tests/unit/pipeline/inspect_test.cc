@@ -199,8 +199,9 @@ TEST_F(InspectTest, BinaryThatIsNoKnownFormatIsTypeUnknown) {
   EXPECT_EQ(in.reasons[0].code, "type.unknown");
   EXPECT_NE(in.reasons[0].detail.find("libmagic"), std::string::npos);
   EXPECT_EQ(verdict("open", "noise.txt", random_bytes(4096, 2)), "type.unknown");
-  // A DOS executable stub whose bytes also pair up into valid BOM-less
-  // UTF-16 (CJK code units): libmagic's full opinion keeps it from being text.
+  // The start of a DOS executable ("MZ" header) whose bytes also pair up
+  // into valid BOM-less UTF-16 (CJK code units): libmagic's full opinion
+  // keeps it from being text.
   const std::string mz = std::string("MZ\x90\x00", 4) + std::string(4000, 'A');
   const std::string got = verdict("open", "tool.txt", mz);
   EXPECT_TRUE(got == "type.mismatch" || got == "type.unknown") << got;
