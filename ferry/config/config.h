@@ -101,6 +101,22 @@ struct Binding {
 
 struct AntivirusConfig {
   std::string database;  // ClamAV signature directory
+  // A database older than this scans nothing (every object not_scanned):
+  // signatures reach an air-gapped network by hand, and a stale set must
+  // be noticed, not trusted. max_age_days; 0 turns the check off.
+  std::chrono::days max_age{30};
+};
+
+// The sandboxed worker that parses hostile bytes ([disarm]; ferry/sandbox).
+struct WorkerConfig {
+  std::string program;         // empty: ferry-worker beside ferryd
+  std::string user = "nobody";  // the unprivileged user it runs as when ferryd is root
+  std::uint64_t memory = std::uint64_t{1} << 30;   // address space beyond what it needs at start (RLIMIT_AS)
+  // Time for one object: floor + per_mib per MiB of the object, at most ceiling.
+  std::chrono::seconds timeout_floor{10};
+  std::chrono::milliseconds timeout_per_mib{2000};
+  std::chrono::seconds timeout_ceiling{600};
+  unsigned max_use = 200;      // objects per worker process before a fresh one
 };
 
 enum class AuditOnFull { block, overwrite_oldest };
@@ -132,6 +148,7 @@ struct Config {
   LinkConfig link;
   std::vector<Binding> channels;  // in document order
   std::optional<AntivirusConfig> antivirus;
+  WorkerConfig worker;
   AuditConfig audit;
   std::optional<MetricsConfig> metrics;
   IngestConfig ingest;

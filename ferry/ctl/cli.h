@@ -67,5 +67,6 @@ int cmd_verify(std::span<char* const> args);
 int cmd_status(std::span<char* const> args);
 int cmd_policy(std::span<char* const> args);
 int cmd_inspect(std::span<char* const> args);
+int cmd_av(std::span<char* const> args);
 
 }  // namespace ferry::ctl

@@ -1,8 +1,14 @@
 // ferryctl inspect: the security officer's dry run. Runs exactly the sending
 // side's pipeline that ferryd runs (channel, name, size, then the content
-// stages of pipeline/inspect.h) over files on disk, without a daemon, and
-// says for each what ferryd would decide and why.
+// stages, antivirus, disarm and masking in the sandboxed worker of
+// ferry/sandbox) over files on disk, without a daemon, and says for each
+// what ferryd would decide and why.
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <cerrno>
 #include <cstdio>
@@ -15,8 +21,10 @@
 #include "ferry/audit/json.h"
 #include "ferry/ctl/cli.h"
 #include "ferry/fs/durable_file.h"
+#include "ferry/fs/fd.h"
 #include "ferry/pipeline/inspect.h"
 #include "ferry/pipeline/pipeline.h"
+#include "ferry/sandbox/worker.h"
 #include "policy/policy.h"
 
 namespace ferry::ctl {
@@ -27,16 +35,18 @@ constexpr std::string_view kUsage =
     "  Runs the pipeline ferryd runs on the sending side of channel NAME over each\n"
     "  FILE (channel, name, size, true type, archive members, text, keywords,\n"
     "  personal data, antivirus, disarm) and prints the verdict and the reasons.\n"
+    "  Every FILE is parsed in the sandboxed worker ferryd uses (ferry-worker).\n"
     "  --json    one JSON object per FILE, in order:\n"
     "            {\"file\", \"verdict\": \"accept\"|\"reject\", \"type\", \"reasons\": [{\"code\",\n"
-    "             \"detail\"}], \"removed\", \"sm3\", \"output\", and \"approval\": \"required\"\n"
-    "             when the channel needs an officer's approval (the verdict is the\n"
-    "             content's either way)}\n"
-    "  --out DIR write each accepted FILE's bytes (after disarm) to DIR/NAME;\n"
-    "            a rejected FILE writes nothing. Inputs are never modified.\n"
-    "  --av-db DIR  the ClamAV signature directory. This ferry has no antivirus\n"
-    "            engine yet ([disarm]): a channel with antivirus: required holds\n"
-    "            every object with antivirus.unavailable, DIR or not.\n"
+    "             \"detail\"}], \"removed\", \"masked\", \"antivirus\", \"sm3\", \"output_sm3\",\n"
+    "             \"output\", and \"approval\": \"required\" when the channel needs an\n"
+    "             officer's approval (the verdict is the content's either way)}\n"
+    "  --out DIR write each accepted FILE as ferryd would send it (rebuilt by\n"
+    "            disarm, personal data masked) to DIR/NAME; a rejected FILE\n"
+    "            writes nothing. Inputs are never modified.\n"
+    "  --av-db DIR  the ClamAV signature directory (as antivirus.database in the\n"
+    "            config). Without it, a channel with antivirus: required rejects\n"
+    "            every FILE (antivirus.not_scanned).\n"
     "Exit status: 0 every FILE accepted, 1 any rejected, 2 usage, policy or\n"
     "unreadable-file errors.\n";
 
@@ -56,13 +66,16 @@ struct Outcome {
   std::string type;
   std::vector<pipeline::Reason> reasons;
   std::vector<std::string> removed;
+  std::vector<std::string> masked;
+  std::string antivirus;
   std::string sm3;
+  std::string output_sm3;  // when what would be sent differs from the input
   std::string output;
   bool unreadable = false;  // the input could not be read, or the output not written: exit 2
 };
 
 Outcome inspect_one(const std::string& file, const policy::Policy& policy, const policy::Channel& channel,
-                    const pipeline::Pipeline& standard, const pipeline::Inspector& inspector,
+                    const pipeline::Pipeline& standard, sandbox::Worker& worker,
                     const std::optional<std::string>& out_dir) {
   Outcome o;
   o.file = file;
@@ -87,21 +100,45 @@ Outcome inspect_one(const std::string& file, const policy::Policy& policy, const
     o.reasons.push_back(std::move(*why));
     return o;
   }
-  crypto::Result<crypto::Bytes> bytes = fs::read_file(file, static_cast<std::size_t>(channel.max_size));
-  if (!bytes.ok()) {
+  fs::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat opened;
+  if (!fd.valid() || ::fstat(fd.get(), &opened) != 0 || !S_ISREG(opened.st_mode)) {
     o.unreadable = true;
-    o.reasons.push_back({"object.unreadable", bytes.error().message});
+    o.reasons.push_back({"object.unreadable", file + ": " + std::strerror(errno)});
     return o;
   }
-  o.sm3 = crypto::to_hex(crypto::Sm3::digest(*bytes));
-  const std::string_view view(reinterpret_cast<const char*>(bytes->data()), bytes->size());
-  pipeline::Inspection in = inspector.inspect(channel, name, view);
-  o.type = std::move(in.type);
-  o.reasons = std::move(in.reasons);
-  o.removed = std::move(in.removed);
+  crypto::Result<crypto::Bytes> bytes = fs::read_file(file, static_cast<std::size_t>(channel.max_size));
+  if (bytes.ok()) o.sm3 = crypto::to_hex(crypto::Sm3::digest(*bytes));
+  sandbox::Examined ex = worker.examine(sandbox::Role::send, policy, channel.name, name, fd.get(),
+                                        static_cast<std::uint64_t>(opened.st_size));
+  o.type = std::move(ex.answer.type);
+  for (sandbox::WireReason& r : ex.answer.reasons) o.reasons.push_back({std::move(r.code), std::move(r.detail)});
+  o.removed = std::move(ex.answer.removed);
+  o.masked = std::move(ex.answer.masked);
+  switch (ex.answer.av) {
+    case sandbox::AvVerdict::none: break;
+    case sandbox::AvVerdict::clean: o.antivirus = "clean"; break;
+    case sandbox::AvVerdict::infected: o.antivirus = "infected: " + ex.answer.av_detail; break;
+    case sandbox::AvVerdict::not_scanned: o.antivirus = "not_scanned: " + ex.answer.av_detail; break;
+  }
+  if (ex.output.valid()) o.output_sm3 = crypto::to_hex(ex.answer.output_sm3);
   if (o.reasons.empty() && out_dir) {
     const std::string target = *out_dir + "/" + name;
-    if (crypto::Status s = fs::replace_file(target, *bytes, 0644); !s.ok()) {
+    crypto::Status s;
+    if (ex.output.valid()) {
+      // What ferryd would send: the worker's output, checked by Worker.
+      std::string rebuilt(static_cast<std::size_t>(ex.answer.output_size), '\0');
+      if (::pread(ex.output.get(), rebuilt.data(), rebuilt.size(), 0) != static_cast<ssize_t>(rebuilt.size())) {
+        s = crypto::make_error(crypto::Errc::io, "reading the rebuilt object: " + std::string(std::strerror(errno)));
+      } else {
+        s = fs::replace_file(target, crypto::ByteView(reinterpret_cast<const std::uint8_t*>(rebuilt.data()), rebuilt.size()), 0644);
+      }
+    } else if (bytes.ok()) {
+      s = fs::replace_file(target, *bytes, 0644);
+    } else {
+      s = bytes.error();
+    }
+    if (!s.ok()) {
       // Not a verdict on the file: the run fails (exit 2) and says why.
       o.unreadable = true;
       std::fprintf(stderr, "ferryctl inspect: %s: accepted, but not written to --out: %s\n", file.c_str(),
@@ -123,7 +160,11 @@ void print_json(const Outcome& o, const policy::Channel& channel) {
   }
   line += "], \"removed\": [";
   for (std::size_t k = 0; k < o.removed.size(); ++k) line += (k ? ", " : "") + audit::json_string(o.removed[k]);
-  line += "], \"sm3\": " + (o.sm3.empty() ? std::string("null") : "\"" + o.sm3 + "\"") +
+  line += "], \"masked\": [";
+  for (std::size_t k = 0; k < o.masked.size(); ++k) line += (k ? ", " : "") + audit::json_string(o.masked[k]);
+  line += "], \"antivirus\": " + (o.antivirus.empty() ? std::string("null") : audit::json_string(o.antivirus));
+  line += ", \"output_sm3\": " + (o.output_sm3.empty() ? std::string("null") : "\"" + o.output_sm3 + "\"");
+  line += ", \"sm3\": " + (o.sm3.empty() ? std::string("null") : "\"" + o.sm3 + "\"") +
           ", \"output\": " + (o.output.empty() ? std::string("null") : audit::json_string(o.output));
   if (channel.approval == policy::Approval::required) line += ", \"approval\": \"required\"";
   line += "}\n";
@@ -134,6 +175,9 @@ void print_row(const Outcome& o) {
   const std::string verdict = o.reasons.empty() ? "accept" : "reject";
   std::printf("%-7s %-10s %s\n", verdict.c_str(), o.type.empty() ? "-" : o.type.c_str(), o.file.c_str());
   for (const pipeline::Reason& r : o.reasons) std::printf("        %s: %s\n", r.code.c_str(), r.detail.c_str());
+  for (const std::string& r : o.removed) std::printf("        removed: %s\n", r.c_str());
+  for (const std::string& m : o.masked) std::printf("        masked: %s\n", m.c_str());
+  if (!o.antivirus.empty()) std::printf("        antivirus: %s\n", o.antivirus.c_str());
   if (!o.output.empty()) std::printf("        written to %s\n", o.output.c_str());
 }
 
@@ -180,18 +224,41 @@ int cmd_inspect(std::span<char* const> args) {
   if (channel->kind == policy::ChannelKind::request) {
     return usage_error("inspect", "channel '" + channel->name + "' is a request channel; inspect checks file channels");
   }
+  // The keyword lists must compile here too, for a clear error before any worker starts.
   crypto::Result<std::unique_ptr<pipeline::Inspector>> inspector = pipeline::Inspector::create(policy);
   if (!inspector.ok()) return usage_error("inspect", inspector.error().message);
-  if (!(*inspector)->problem().empty()) {
-    // Fail closed, but say so once: every object will be type.unavailable.
-    std::fprintf(stderr, "ferryctl inspect: %s; every file is rejected\n", (*inspector)->problem().c_str());
+
+  // The same worker ferryd runs, in a directory of its own for this run.
+  std::string work = (std::getenv("TMPDIR") != nullptr ? std::string(std::getenv("TMPDIR")) : "/tmp") +
+                     "/ferryctl-inspect-XXXXXX";
+  if (::mkdtemp(work.data()) == nullptr) {
+    return usage_error("inspect", "cannot make a working directory " + work + ": " + std::strerror(errno));
+  }
+  struct RemoveAfter {
+    std::string dir;
+    ~RemoveAfter() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remove_after{work};
+  sandbox::WorkerOptions options;
+  options.program = sandbox::default_worker_program();
+  options.work_dir = work;
+  if (const std::optional<std::string> db = parsed->get("av-db")) options.av_database = *db;
+  std::uint64_t largest = 0;
+  for (const policy::Channel& c : policy.channels) largest = std::max(largest, c.max_size);
+  options.max_output = std::max<std::uint64_t>(std::uint64_t{16} << 20, 2 * largest);
+  const std::string policy_dir = std::filesystem::path(*policy_file).parent_path().string();
+  sandbox::Worker worker(options, sandbox::WorkerPolicy{load.text, *policy_file, policy_dir.empty() ? "." : policy_dir});
+  if (crypto::Status s = worker.start(); !s.ok()) {
+    return usage_error("inspect", "the inspection worker did not start: " + s.error().message);
   }
   const pipeline::Pipeline standard = pipeline::Pipeline::standard();
 
   bool rejected = false, unreadable = false;
   const bool json = parsed->has("json");
   for (const std::string& file : parsed->positional) {
-    Outcome o = inspect_one(file, policy, *channel, standard, **inspector, out_dir);
+    Outcome o = inspect_one(file, policy, *channel, standard, worker, out_dir);
     rejected = rejected || !o.reasons.empty();
     unreadable = unreadable || o.unreadable;
     if (json) {

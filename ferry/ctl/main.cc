@@ -21,6 +21,7 @@ constexpr Entry kCommands[] = {
     {"verify", ferry::ctl::cmd_verify, "verify an SM2 signature over a file"},
     {"policy", ferry::ctl::cmd_policy, "lint a policy (every error, with line:col), check or write its signature"},
     {"inspect", ferry::ctl::cmd_inspect, "dry-run a channel's pipeline over files: verdict, type and reasons"},
+    {"av", ferry::ctl::cmd_av, "install a tested antivirus signature database, or show the installed one"},
     {"status", ferry::ctl::cmd_status, "show a running side (needs --config FILE before the command)"},
 };
 

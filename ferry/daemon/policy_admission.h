@@ -26,6 +26,9 @@ struct AdmittedPolicy {
   // The officer key that signed, "PATH (SM3 fingerprint HEX)"; empty when
   // the config names no officers.secadmin keys and nothing was checked.
   std::string signer;
+  // The exact bytes parsed (and signed): what the sandboxed worker is given
+  // to load its own copy from, never a second read of the file.
+  std::string text;
 };
 
 struct PolicyAdmission {

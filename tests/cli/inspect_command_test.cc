@@ -61,7 +61,8 @@ TEST_F(InspectCommandTest, JsonHasOneObjectPerFileInOrderWithTheIssuesFields) {
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const std::vector<std::string> out = lines(r.out);
   ASSERT_EQ(out.size(), 3u) << r.out;
-  EXPECT_THAT(out[0], HasSubstr(R"({"file": "a.pdf", "verdict": "accept", "type": "pdf", "reasons": [], "removed": [], "sm3": ")"));
+  EXPECT_THAT(out[0], HasSubstr(R"({"file": "a.pdf", "verdict": "accept", "type": "pdf", "reasons": [], "removed": [], )"
+                                R"("masked": [], "antivirus": null, "output_sm3": null, "sm3": ")"));
   EXPECT_THAT(out[0], HasSubstr(R"("output": null, "approval": "required"})"));
   EXPECT_THAT(out[1], HasSubstr(R"("file": "b.txt", "verdict": "reject", "type": "txt", "reasons": [{"code": "keyword.match", "detail": ")"));
   EXPECT_THAT(out[2], HasSubstr(R"("verdict": "reject")"));
@@ -87,24 +88,49 @@ TEST_F(InspectCommandTest, AllAcceptedExitsZeroAndOutWritesOnlyAcceptedFiles) {
   EXPECT_THAT(r.out, HasSubstr("keyword.match"));  // the readable table names the code too
 }
 
-TEST_F(InspectCommandTest, TheReferencePolicyHoldsWhatItsChannelsCannotYetScanOrDisarm) {
-  write("notice.pdf", ferry::test::make_pdf({"public notice"}));
+TEST_F(InspectCommandTest, TheReferencePolicyScansRebuildsAndMasks) {
+  ferry::test::PdfOptions js;
+  js.javascript = true;
+  write("notice.pdf", ferry::test::make_pdf({"public notice"}, js));
   write("tool.pdf", std::string("MZ\x90\x00", 4) + std::string(4000, 'A'));
+  // Without signatures, a channel that requires antivirus passes nothing.
   ferry::test::ProcessOutcome r =
       ctl({"inspect", "--policy", kReference, "--channel", "docs-in", "--json", "notice.pdf", "tool.pdf"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  const std::vector<std::string> out = lines(r.out);
+  std::vector<std::string> out = lines(r.out);
   ASSERT_EQ(out.size(), 2u) << r.out;
-  EXPECT_THAT(out[0], HasSubstr(R"("code": "antivirus.unavailable")"));
-  EXPECT_THAT(out[0], HasSubstr(R"("code": "disarm.unavailable")"));
+  EXPECT_THAT(out[0], HasSubstr(R"("code": "antivirus.not_scanned")"));
   // An executable: unknown, or (its bytes also decode as BOM-less UTF-16)
   // a disagreement with libmagic; never text.
   EXPECT_THAT(out[1], ::testing::AnyOf(HasSubstr(R"("code": "type.unknown")"), HasSubstr(R"("code": "type.mismatch")")));
 
-  write("table.csv", "name,value\nroads,12\n");
-  r = ctl({"inspect", "--policy", kReference, "--channel", "open-data-out", "--json", "table.csv"});
+  // With a database (the EICAR test file by MD5): scanned, rebuilt, written.
+  write("avdb/test.hdb", "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n");
+  stdfs::create_directories(path("out"));
+  r = ctl({"inspect", "--policy", kReference, "--channel", "docs-in", "--av-db", "avdb", "--out", "out", "--json",
+           "notice.pdf"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr(R"("verdict": "accept", "type": "pdf")"));
+  EXPECT_THAT(r.out, HasSubstr(R"("removed": ["/OpenAction)"));
+  EXPECT_THAT(r.out, HasSubstr(R"("antivirus": "clean")"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr(R"("output_sm3": null)")));
+  const std::string rebuilt = read("out/notice.pdf");
+  EXPECT_EQ(rebuilt.rfind("%PDF-", 0), 0u);
+  EXPECT_EQ(rebuilt.find("/JavaScript"), std::string::npos);
+  EXPECT_NE(read("notice.pdf").find("/JavaScript"), std::string::npos);  // the input is never modified
+  const std::string eicar = std::string("X5O!P%@AP[4\\PZX54(P^)7CC)7}$") + "EICAR-STANDARD-ANTIVIRUS-" + "TEST-FILE!$H+H*";
+  write("eicar.txt", eicar);
+  r = ctl({"inspect", "--policy", kReference, "--channel", "docs-in", "--av-db", "avdb", "eicar.txt"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("malware.eicar-test-signature"));
+
+  // open-data-out masks personal data; the file written is the masked one.
+  write("table.csv", "name,id\n张三,11010519491231002X\n");
+  r = ctl({"inspect", "--policy", kReference, "--channel", "open-data-out", "--out", "out", "--json", "table.csv"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr(R"("verdict": "accept", "type": "csv")"));
+  EXPECT_THAT(r.out, HasSubstr(R"("masked": ["cn_id at line 2, column 4"])"));
+  EXPECT_EQ(read("out/table.csv"), "name,id\n张三,110105********002X\n");
 }
 
 TEST_F(InspectCommandTest, UsageAndPolicyErrorsExitTwo) {

@@ -19,6 +19,7 @@
 #include "ferry/spool/spool.h"
 #include "tests/integration/delivery_check.h"
 #include "tests/integration/two_sides.h"
+#include "tests/support/fixtures.h"
 
 namespace ferry::test {
 namespace {
@@ -107,37 +108,56 @@ TEST(Exchange, BadNamesAreQuarantinedNeverDelivered) {
   EXPECT_EQ(count_files(sides.spool(Which::outer) + "/quarantine"), 4u) << "2 objects, data and record each";
 }
 
-TEST(Exchange, ContentTheReferencePolicyForbidsIsQuarantinedWithItsReason) {
-  // The reference policy unchanged: docs-in demands antivirus and disarm,
-  // which do not exist yet, so it holds everything; open-data-out checks
-  // type, keywords and personal data (masking, also not built yet, holds).
-  TwoSidesOptions options;
-  options.reference_policy_as_is = true;
-  TwoSides sides(options);
+TEST(Exchange, TheReferencePolicyDisarmsScansMasksAndRefusesWithItsReasons) {
+  // The reference policy unchanged. docs-in: antivirus required (the test
+  // database knows EICAR) and disarm; open-data-out: type, keywords, and
+  // personal data masked.
+  TwoSides sides;
   sides.start_both();
+  test::PdfOptions js;
+  js.javascript = true;
   drop_file(sides.inbox("docs-in"), "通知.txt", "an ordinary notice\n");
+  drop_file(sides.inbox("docs-in"), "report.pdf", test::make_pdf({"annual report"}, js));
+  // The EICAR test file, put together here so no binary carries it whole.
+  const std::string eicar = std::string("X5O!P%@AP[4\\PZX54(P^)7CC)7}$") + "EICAR-STANDARD-ANTIVIRUS-" + "TEST-FILE!$H+H*";
+  drop_file(sides.inbox("docs-in"), "readme.txt", eicar);
   drop_file(sides.inbox("open-data-out"), "roads.csv", "road,length\nNorth Ring,12\n");
   drop_file(sides.inbox("open-data-out"), "tool.csv", std::string("\x7f" "ELF\x02\x01\x01\0\0", 9) + std::string(3000, '\x90'));
   drop_file(sides.inbox("open-data-out"), "memo.txt", "本文件为绝 密，不得公开\n");
-  drop_file(sides.inbox("open-data-out"), "staff.csv", "name,id\n张三,11010519491231002X\n");
+  drop_file(sides.inbox("open-data-out"), "staff.csv", "name,id,mobile\n张三,11010519491231002X,13800138000\n");
   drop_file(sides.inbox("open-data-out"), "roads.pdf", "road,length\n");
-  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("open-data-out")) == 1; },
-                                   std::chrono::seconds(30)));
+  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("open-data-out")) == 2; },
+                                   std::chrono::seconds(60)))
+      << sides.log(Which::inner);
+  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("docs-in")) == 2; }, std::chrono::seconds(60)))
+      << sides.log(Which::outer);
   ASSERT_TRUE(TwoSides::wait_until(
-      [&] { return count_files(sides.spool(Which::inner) + "/quarantine") == 8; }, std::chrono::seconds(30)))
+      [&] { return count_files(sides.spool(Which::inner) + "/quarantine") == 6; }, std::chrono::seconds(30)))
       << sides.log(Which::inner);
   ASSERT_TRUE(TwoSides::wait_until(
       [&] { return count_files(sides.spool(Which::outer) + "/quarantine") == 2; }, std::chrono::seconds(30)));
-  EXPECT_EQ(digest_tree(sides.outbox("open-data-out"))["roads.csv"], sm3_hex("road,length\nNorth Ring,12\n"));
+  std::map<std::string, std::string> open_data = digest_tree(sides.outbox("open-data-out"));
+  EXPECT_EQ(open_data["roads.csv"], sm3_hex("road,length\nNorth Ring,12\n"));
+  // Masked, every other byte as it was.
+  EXPECT_EQ(open_data["staff.csv"], sm3_hex("name,id,mobile\n张三,110105********002X,138****8000\n"));
+  // Rebuilt without its JavaScript.
+  std::ifstream pdf(sides.outbox("docs-in") + "/report.pdf", std::ios::binary);
+  const std::string delivered((std::istreambuf_iterator<char>(pdf)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(delivered, ::testing::StartsWith("%PDF-"));
+  EXPECT_THAT(delivered, ::testing::Not(HasSubstr("/JavaScript")));
   const std::string outer = sides.log(Which::outer), inner = sides.log(Which::inner);
-  EXPECT_THAT(outer, HasSubstr("\"reason\":\"antivirus.unavailable\""));
+  EXPECT_THAT(outer, HasSubstr("\"event\":\"worker.started\""));
+  EXPECT_THAT(outer, HasSubstr("seccomp"));
+  EXPECT_THAT(outer, HasSubstr("\"reason\":\"malware.eicar-test-signature.unofficial\"")) << outer;
+  EXPECT_THAT(outer, HasSubstr("\"removed\":\"/OpenAction"));
+  EXPECT_THAT(outer, HasSubstr("\"antivirus\":\"clean\""));
   EXPECT_THAT(inner, HasSubstr("\"reason\":\"type.unknown\""));
   EXPECT_THAT(inner, HasSubstr("\"reason\":\"keyword.match\""));
   EXPECT_THAT(inner, HasSubstr("from list 'classified-markings'"));
-  EXPECT_THAT(inner, HasSubstr("\"reason\":\"pii.mask_unavailable\""));
   EXPECT_THAT(inner, HasSubstr("\"reason\":\"type.extension\""));
-  EXPECT_THAT(inner, ::testing::Not(HasSubstr("11010519491231002X")));  // masked in the audit line
-  EXPECT_EQ(count_files(sides.outbox("docs-in")), 0u);
+  EXPECT_THAT(inner, HasSubstr("\"masked\":\"cn_id at line 2"));
+  EXPECT_THAT(inner, ::testing::Not(HasSubstr("11010519491231002X")));
+  EXPECT_THAT(inner, ::testing::Not(HasSubstr("13800138000")));
 }
 
 // Objects the outer side took but had not finished inspecting when it

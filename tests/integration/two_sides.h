@@ -1,7 +1,8 @@
 // Both sides of ferry as real processes, in a temp directory laid out like
 // examples/single-host: the reference configs and policy (unchanged but for
 // the few settings a test names), fresh keys, the policy signed by the
-// security officer, inboxes and outboxes.
+// security officer, an antivirus database that knows the EICAR test file,
+// inboxes and outboxes.
 #pragma once
 
 #include <chrono>
@@ -29,12 +30,6 @@ struct TwoSidesOptions {
   std::string inner_root;
   // Extra YAML appended to both configs' `link:` section (e.g. "  keepalive_seconds: 1\n").
   std::string link_extra;
-  // The reference policy as it is. By default its `antivirus: required`
-  // becomes `off` and its `sanitize` lines go: until [disarm] builds them,
-  // those channels hold every object, and the exchange tests need objects
-  // that cross. Everything else (types, sizes, archives, keywords, personal
-  // data) stays the reference's.
-  bool reference_policy_as_is = false;
 };
 
 class TwoSides {

@@ -40,7 +40,6 @@ std::vector<std::string> Config::inactive_features() const {
                     (b.tls ? ", tls" : "") + "): parsed; request and message channels arrive later");
     }
   }
-  if (antivirus) out.push_back("antivirus: parsed; scanning arrives with [disarm]");
   out.push_back("audit.retention_days (" + std::to_string(audit.retention.count()) + ") and audit.on_full (" +
                 (audit.on_full == AuditOnFull::block ? "block" : "overwrite_oldest") +
                 "): parsed; enforced once the audit trail is tamper-evident ([audit])");

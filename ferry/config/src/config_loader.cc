@@ -25,9 +25,10 @@ using policy::yaml::Field;
 using policy::yaml::Mapping;
 using policy::yaml::Named;
 
-constexpr std::array<std::string_view, 12> kTopKeys = {"schema",   "side",     "policy",    "officers",
+constexpr std::array<std::string_view, 13> kTopKeys = {"schema",   "side",     "policy",    "officers",
                                                         "spool",    "identity", "link",      "channels",
-                                                        "antivirus", "audit",   "metrics",   "ingest"};
+                                                        "antivirus", "worker",  "audit",     "metrics",
+                                                        "ingest"};
 constexpr std::array<std::string_view, 3> kOfficerKeys = {"sysadmin", "secadmin", "auditor"};
 constexpr std::array<std::string_view, 2> kSpoolKeys = {"dir", "min_free"};
 constexpr std::array<std::string_view, 2> kIdentityKeys = {"key", "peer"};
@@ -35,7 +36,11 @@ constexpr std::array<std::string_view, 8> kLinkKeys = {"transport",   "path",   
                                                        "max_frame",   "rekey_bytes", "rekey_seconds", "keepalive_seconds"};
 constexpr std::array<std::string_view, 5> kBindingKeys = {"source", "deliver", "listen", "upstream", "tls"};
 constexpr std::array<std::string_view, 3> kTlsKeys = {"cert", "key", "client_ca"};
-constexpr std::array<std::string_view, 1> kAntivirusKeys = {"database"};
+constexpr std::array<std::string_view, 2> kAntivirusKeys = {"database", "max_age_days"};
+constexpr std::array<std::string_view, 7> kWorkerKeys = {"program",           "user",
+                                                         "memory",            "timeout_floor_seconds",
+                                                         "timeout_per_mib_ms", "timeout_ceiling_seconds",
+                                                         "max_use"};
 constexpr std::array<std::string_view, 4> kAuditKeys = {"dir", "retention_days", "on_full", "syslog"};
 constexpr std::array<std::string_view, 1> kMetricsKeys = {"listen"};
 constexpr std::array<std::string_view, 2> kIngestKeys = {"settle_ms", "rescan_seconds"};
@@ -145,6 +150,7 @@ class ConfigReader {
     if (std::optional<Field> f = doc->require("link")) read_link(*f);
     if (std::optional<Field> f = doc->require("channels")) read_channels(*f);
     if (std::optional<Field> f = doc->get("antivirus")) read_antivirus(*f);
+    if (std::optional<Field> f = doc->get("worker")) read_worker(*f);
     if (std::optional<Field> f = doc->require("audit")) read_audit(*f);
     if (std::optional<Field> f = doc->get("metrics")) read_metrics(*f);
     if (std::optional<Field> f = doc->get("ingest")) read_ingest(*f);
@@ -439,7 +445,42 @@ class ConfigReader {
     if (!m) return;
     AntivirusConfig av;
     if (std::optional<Field> v = m->require("database")) av.database = path_of(*v).value_or("");
+    if (std::optional<Field> v = m->get("max_age_days")) {
+      if (auto n = v->unsigned_integer(0, 3650)) av.max_age = std::chrono::days(*n);
+    }
     config_.antivirus = std::move(av);
+  }
+
+  void read_worker(const Field& f) {
+    std::optional<Mapping> m = f.mapping(kWorkerKeys);
+    if (!m) return;
+    WorkerConfig& w = config_.worker;
+    if (std::optional<Field> v = m->get("program")) w.program = path_of(*v).value_or("");
+    if (std::optional<Field> v = m->get("user")) w.user = v->nonempty_string().value_or(w.user);
+    if (std::optional<Field> v = m->get("memory")) {
+      if (auto n = v->size()) {
+        if (*n < (std::uint64_t{64} << 20)) {
+          v->error("worker.memory below 64MiB", "the parsers need room; the default is 1GiB");
+        } else {
+          w.memory = *n;
+        }
+      }
+    }
+    if (std::optional<Field> v = m->get("timeout_floor_seconds")) {
+      if (auto n = v->unsigned_integer(1, 3600)) w.timeout_floor = std::chrono::seconds(*n);
+    }
+    if (std::optional<Field> v = m->get("timeout_per_mib_ms")) {
+      if (auto n = v->unsigned_integer(0, 600'000)) w.timeout_per_mib = std::chrono::milliseconds(*n);
+    }
+    if (std::optional<Field> v = m->get("timeout_ceiling_seconds")) {
+      if (auto n = v->unsigned_integer(1, 86400)) w.timeout_ceiling = std::chrono::seconds(*n);
+    }
+    if (w.timeout_ceiling < w.timeout_floor) {
+      f.error("worker.timeout_ceiling_seconds is below timeout_floor_seconds", "the ceiling bounds the floor");
+    }
+    if (std::optional<Field> v = m->get("max_use")) {
+      if (auto n = v->unsigned_integer(1, 1'000'000)) w.max_use = static_cast<unsigned>(*n);
+    }
   }
 
   void read_audit(const Field& f) {

@@ -84,7 +84,7 @@ PolicyAdmission admit_policy(const config::Config& config) {
   if (!problems.empty()) return refused("invalid", policy::to_string(problems));
 
   PolicyAdmission out;
-  out.admitted = AdmittedPolicy{std::move(*load.policy), std::move(signer)};
+  out.admitted = AdmittedPolicy{std::move(*load.policy), std::move(signer), std::move(load.text)};
   return out;
 }
 

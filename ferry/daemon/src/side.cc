@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,6 +29,7 @@
 #include "ferry/link/engine.h"
 #include "ferry/pipeline/inspect.h"
 #include "ferry/pipeline/pipeline.h"
+#include "ferry/sandbox/worker.h"
 #include "ferry/spool/applied_serial.h"
 #include "ferry/spool/inspection_marker.h"
 #include "ferry/spool/delivered_ids.h"
@@ -115,6 +118,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         config_(std::move(config)),
         policy_(std::make_shared<const policy::Policy>(std::move(policy.policy))),
         policy_signer_(std::move(policy.signer)),
+        policy_text_(std::move(policy.text)),
         side_(config_.side == config::Side::outer ? pipeline::Side::outer : pipeline::Side::inner),
         side_name_(config_.side == config::Side::outer ? "outer" : "inner"),
         pipeline_(pipeline::Pipeline::standard()),
@@ -126,7 +130,6 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   Status start() {
     Result<std::shared_ptr<const pipeline::Inspector>> inspector = make_inspector(*policy_);
     if (!inspector.ok()) return inspector.error();
-    inspector_ = std::move(*inspector);
     // Identity key into the device: after this the key is only used by index.
     Result<std::string> key_pem = read_text(config_.identity.key);
     if (!key_pem.ok()) return key_pem.error();
@@ -162,6 +165,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     Result<spool::DeliveredIds> ids = spool::DeliveredIds::open(spool_->delivered_ids_dir());
     if (!ids.ok()) return ids.error();
     delivered_ = std::make_unique<spool::DeliveredIds>(std::move(ids).value());
+    worker_ = make_worker(policy_text_);
     note(audit::Event{"side.started", audit::Severity::notice, {}}
              .with("pid", std::to_string(::getpid()))
              .with("policy_serial", std::to_string(policy_->serial))
@@ -191,7 +195,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       for (const spool::ObjectRecord& r : *list) {
         count(r.channel, st, r.size, +1);
         if (st == State::outgoing) queue_outgoing(r);
-        if (st == State::received) to_deliver_.push_back(r.id);
+        if (st == State::received) to_check_.push_back(r.id);
         if (st == State::incoming) to_inspect_.push_back(r.id);
       }
     }
@@ -269,7 +273,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     schedule_tick(std::chrono::milliseconds(0));
     status_loop();
     housekeeping_loop(std::chrono::minutes(1));
-    asio::post(io_, [this] { deliver_received(); });
+    asio::post(io_, [this] { check_received(); });
     io_.run();
     return exit_status_;
   }
@@ -496,9 +500,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
              .with("size", std::to_string(r->size))
              .with("sm3", crypto::to_hex(r->sm3))
              .with("peer_serial", r->peer_serial ? std::to_string(*r->peer_serial) : ""));
-    to_deliver_.push_back(id);
+    to_check_.push_back(id);
     verified_now_.insert(id);
-    post_delivery();
+    check_received();
     sync_audit();  // the record is durable before the engine acknowledges
     return link::CompleteAnswer::committed();
   }
@@ -544,7 +548,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         continue;
       }
       count(rec.channel, State::received, rec.size, +1);
-      to_deliver_.push_back(ids[k]);
+      to_check_.push_back(ids[k]);
       verified_now_.insert(ids[k]);
       if (!remembered.ok()) {
         // In received/ but its id not durable: not acknowledged. The sender
@@ -568,7 +572,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       committing_.erase(id);
       engine_->completed(to_link(id), std::move(outcome), now);
     }
-    if (!to_deliver_.empty()) post_delivery();
+    check_received();
     if (!to_commit_.empty() && !commit_posted_) {
       commit_posted_ = true;
       asio::post(io_, [this] { commit_received(); });
@@ -678,6 +682,12 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     std::string type;            // what the type stage found
     Result<spool::ObjectRecord> moved;
     std::string marker_problem;  // the first of a batch: why the inspection marker could not be written
+    std::vector<std::string> removed;  // what disarm took out
+    std::vector<std::string> masked;   // what masking replaced
+    std::string antivirus;             // the verdict, when the channel scans
+    bool rebuilt = false;              // the object sent is the worker's output, not what was taken
+    std::optional<std::string> incident;  // the worker failed on this object
+    std::string incident_code;            // worker.crash, worker.timeout...
   };
 
   void watch_source(SourceChannel& sc) {
@@ -740,7 +750,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       last_activity_ = std::chrono::steady_clock::now();
       next_source_ = (next_source_ + n + 1) % sources_.size();
       ingesting_ = true;
-      asio::post(ingest_thread_, [this, &sc, batch = std::move(batch), policy = policy_, inspector = inspector_]() mutable {
+      asio::post(ingest_thread_, [this, &sc, batch = std::move(batch), policy = policy_, worker = worker_]() mutable {
         std::vector<Result<spool::ObjectRecord>> results = sc.scanner->take_batch(
             batch, *spool_, [&](spool::ObjectRecord& r, State& st) { classify(*policy, r, st); });
         // The content stages, on the spool's copy: what is inspected is
@@ -749,7 +759,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         for (const auto& r : results) {
           if (r.ok() && r->state == State::incoming) incoming.push_back(*r);
         }
-        std::vector<Inspected> inspected = inspect_batch(*policy, *inspector, std::move(incoming));
+        std::vector<Inspected> inspected = inspect_batch(*policy, *worker, std::move(incoming));
         asio::post(io_, [this, &sc, batch = std::move(batch), results = std::move(results),
                          inspected = std::move(inspected)] { taken(sc, batch, results, inspected); });
       });
@@ -767,7 +777,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         error_event("source.take_failed", sc.dir + "/" + batch[k].relative_path + ": " + results[k].error().message);
         continue;
       }
-      if (results[k]->state != State::incoming) ingested(*results[k], {});
+      if (results[k]->state != State::incoming) ingested(*results[k], nullptr);
     }
     if (!inspected.empty() && !inspected.front().marker_problem.empty()) {
       error_event("inspect.marker_failed", inspected.front().marker_problem);
@@ -775,11 +785,12 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     for (const Inspected& i : inspected) {
       if (!i.moved.ok()) {
         // Still in incoming: inspected again after a restart.
-        ingested(i.record, {});
+        ingested(i.record, nullptr);
         error_event("spool.move_failed", i.record.id.hex() + ": " + i.moved.error().message);
         continue;
       }
-      ingested(*i.moved, i.type);
+      worker_incident(i);
+      ingested(*i.moved, &i);
     }
     if (sc.pending.empty()) sc.scanner->tidy();
     if (stopping_) return;
@@ -821,10 +832,11 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // handle) is only ever used there, one batch at a time.
   // `alone`: 0 for a batch, else which time this single object is inspected
   // on its own after a stop during its inspection (spool/inspection_marker.h).
-  std::vector<Inspected> inspect_batch(const policy::Policy& policy, const pipeline::Inspector& inspector,
+  std::vector<Inspected> inspect_batch(const policy::Policy& policy, sandbox::Worker& worker,
                                        std::vector<spool::ObjectRecord> records, unsigned alone = 0) const {
     std::vector<Inspected> out;
     std::vector<spool::Spool::Move> moves;
+    std::vector<std::size_t> moved_index;  // out[] index of each move
     if (records.empty()) return out;
     spool::InspectionMarker marker{alone, {}};
     for (const spool::ObjectRecord& r : records) marker.ids.push_back(r.id);
@@ -834,32 +846,270 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       marker_problem = st.error().message;
     }
     for (spool::ObjectRecord& r : records) {
-      pipeline::Inspection in;
+      Inspected i{r, {}, make_error(Errc::internal, "not moved"), {}, {}, {}, {}, false, {}, {}};
+      std::vector<pipeline::Reason> why_not;
       const pipeline::Context ctx{policy, side_, pipeline::Role::sending};
       const std::string data = spool_->data_path(r.id, State::incoming);
+      std::optional<crypto::Sm3Digest> new_sm3;
+      std::uint64_t new_size = 0;
       if (std::optional<pipeline::Reason> why = pipeline_.run({r.channel, r.path, r.size, data}, ctx)) {
-        in.reasons.push_back(std::move(*why));  // the policy changed since it was taken
+        why_not.push_back(std::move(*why));  // the policy changed since it was taken
       } else {
-        in = inspector.inspect_file(*policy.find(r.channel), r.path, data,
-                                    pipeline::Inspector::FileAccess::map_private_file);
+        fs::Fd fd(::open(data.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        struct stat st;
+        if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
+          why_not.push_back({"object.unreadable", data + ": " + std::strerror(errno)});
+        } else {
+          // Every byte of the object is parsed in the sandboxed worker.
+          sandbox::Examined ex = worker.examine(sandbox::Role::send, policy, r.channel, r.path, fd.get(),
+                                                static_cast<std::uint64_t>(st.st_size));
+          i.type = ex.answer.type;
+          i.removed = ex.answer.removed;
+          i.masked = ex.answer.masked;
+          i.antivirus = describe_av(ex.answer);
+          i.incident = ex.incident;
+          if (ex.incident && !ex.answer.reasons.empty()) i.incident_code = ex.answer.reasons.front().code;
+          for (const sandbox::WireReason& w : ex.answer.reasons) why_not.push_back({w.code, w.detail});
+          if (why_not.empty() && ex.output.valid()) {
+            // The object to send is the rebuilt one: it replaces the
+            // spool's copy before the move commits its new size and SM3. A
+            // crash in between leaves the rebuilt bytes in incoming with the
+            // old record, and they are examined again after the restart
+            // (rebuilding a rebuilt object changes nothing that matters).
+            if (Status s = replace_incoming_data(r.id, ex.output.get(), ex.answer.output_size); !s.ok()) {
+              i.moved = s.error();  // stays in incoming; retried after a restart
+              out.push_back(std::move(i));
+              continue;
+            }
+            new_sm3 = ex.answer.output_sm3;
+            new_size = ex.answer.output_size;
+            i.rebuilt = true;
+          }
+        }
       }
       std::vector<spool::Reason> reasons;
-      for (const pipeline::Reason& why : in.reasons) reasons.push_back(record_reason(why));
+      for (const pipeline::Reason& why : why_not) reasons.push_back(record_reason(why));
       if (reasons.empty()) {
-        moves.push_back({r.id, State::incoming, State::outgoing, [](spool::ObjectRecord& rec) { rec.verdict = "accepted"; }});
+        moves.push_back({r.id, State::incoming, State::outgoing, [new_sm3, new_size](spool::ObjectRecord& rec) {
+                           rec.verdict = "accepted";
+                           if (new_sm3) {
+                             rec.sm3 = *new_sm3;
+                             rec.size = new_size;
+                           }
+                         }});
       } else {
         moves.push_back({r.id, State::incoming, State::quarantine, [reasons](spool::ObjectRecord& rec) {
                            rec.verdict = "rejected";
                            rec.reasons = reasons;
                          }});
       }
-      out.push_back({std::move(r), std::move(in.type), make_error(Errc::internal, "not moved"), {}});
+      moved_index.push_back(out.size());
+      out.push_back(std::move(i));
     }
     std::vector<Result<spool::ObjectRecord>> moved = spool_->move_batch(moves);
     spool::clear_inspection_marker(config_.spool.dir);
-    for (std::size_t k = 0; k < out.size(); ++k) out[k].moved = std::move(moved[k]);
+    for (std::size_t k = 0; k < moved.size(); ++k) out[moved_index[k]].moved = std::move(moved[k]);
     out.front().marker_problem = std::move(marker_problem);
     return out;
+  }
+
+  // The rebuilt object (a memfd from the worker) in place of incoming's
+  // copy: written to tmp/, fsynced, renamed over it, directory fsynced.
+  Status replace_incoming_data(const spool::ObjectId& id, int from, std::uint64_t size) const {
+    const std::string tmp = spool_->dir() + "/tmp/" + id.hex() + ".rebuilt";
+    const std::string target = spool_->data_path(id, State::incoming);
+    fs::Fd to(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!to.valid()) return make_error(Errc::io, tmp + ": " + std::strerror(errno));
+    off_t offset = 0;
+    while (static_cast<std::uint64_t>(offset) < size) {
+      const ssize_t n = ::sendfile(to.get(), from, &offset, static_cast<std::size_t>(size - static_cast<std::uint64_t>(offset)));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int e = n < 0 ? errno : EIO;
+        ::unlink(tmp.c_str());
+        return make_error(Errc::io, "writing " + tmp + ": " + std::strerror(e));
+      }
+    }
+    if (::fsync(to.get()) != 0 || ::close(to.release()) != 0) {
+      const int e = errno;
+      ::unlink(tmp.c_str());
+      return make_error(Errc::io, "fsync " + tmp + ": " + std::strerror(e));
+    }
+    if (::rename(tmp.c_str(), target.c_str()) != 0) {
+      const int e = errno;
+      ::unlink(tmp.c_str());
+      return make_error(Errc::io, "rename " + tmp + ": " + std::strerror(e));
+    }
+    return fs::fsync_directory(spool_->state_dir(State::incoming));
+  }
+
+  static std::string describe_av(const sandbox::Answer& a) {
+    switch (a.av) {
+      case sandbox::AvVerdict::none: return {};
+      case sandbox::AvVerdict::clean: return "clean";
+      case sandbox::AvVerdict::infected: return "infected: " + a.av_detail;
+      case sandbox::AvVerdict::not_scanned: return "not_scanned: " + a.av_detail;
+    }
+    return {};
+  }
+
+  // A worker that crashed, timed out or answered wrongly on an object:
+  // counted by the worker, audited here.
+  void worker_incident(const Inspected& i) {
+    if (!i.incident) return;
+    note(audit::Event{i.incident_code.empty() ? "worker.failed" : i.incident_code, audit::Severity::warning, {}}
+             .with("id", i.record.id.hex())
+             .with("channel", i.record.channel)
+             .with("path", i.record.path)
+             .with("detail", *i.incident));
+  }
+
+  // The sandboxed worker for a policy: a new one with every admitted
+  // policy, used on the ingest thread only.
+  std::shared_ptr<sandbox::Worker> make_worker(const std::string& text, bool start_now = true) {
+    sandbox::WorkerOptions o;
+    const config::WorkerConfig& w = config_.worker;
+    o.program = w.program.empty() ? sandbox::default_worker_program() : w.program;
+    o.work_dir = config_.spool.dir + "/worker";
+    o.user = w.user;
+    o.memory = w.memory;
+    o.timeout_floor = w.timeout_floor;
+    o.timeout_per_mib = w.timeout_per_mib;
+    o.timeout_ceiling = w.timeout_ceiling;
+    o.max_use = w.max_use;
+    std::uint64_t largest = 0;
+    for (const policy::Channel& ch : policy_->channels) largest = std::max(largest, ch.max_size);
+    // Room for a rebuild to outgrow its channel's max_size and be refused
+    // for it (size.too_large), rather than be killed by RLIMIT_FSIZE.
+    o.max_output = std::max<std::uint64_t>(std::uint64_t{16} << 20, 2 * largest);
+    if (config_.antivirus) {
+      o.av_database = config_.antivirus->database;
+      o.av_max_age = std::chrono::duration_cast<std::chrono::hours>(config_.antivirus->max_age);
+    }
+    std::string dir = policy_->source;
+    const std::size_t slash = dir.rfind('/');
+    dir = slash == std::string::npos ? "." : dir.substr(0, slash);
+    auto worker = std::make_shared<sandbox::Worker>(o, sandbox::WorkerPolicy{text, policy_->source, dir});
+    if (!start_now) return worker;
+    // Started now, on the ingest thread, so that its confinement and its
+    // antivirus engine are reported before the first object.
+    asio::post(ingest_thread_, [this, worker, serial = policy_->serial] {
+      Status s = worker->start();
+      asio::post(io_, [this, s, serial, confinement = worker->confinement(), av = worker->antivirus(),
+                       loaded = worker->antivirus_loaded()] {
+        worker_antivirus_loaded_ = loaded;
+        if (!s.ok()) {
+          last_error_ = "inspection worker: " + s.error().message;
+          note(audit::Event{"worker.unavailable", audit::Severity::error, {}}
+                   .with("policy_serial", std::to_string(serial))
+                   .with("detail", s.error().message + "; objects are held (worker.unavailable) until it starts"));
+          return;
+        }
+        note(audit::Event{"worker.started", audit::Severity::notice, {}}
+                 .with("policy_serial", std::to_string(serial))
+                 .with("confinement", confinement)
+                 .with("antivirus", av));
+      });
+    });
+    return worker;
+  }
+
+  // SIGHUP with the policy unchanged: a fresh worker loads the antivirus
+  // database again, and replaces the running one only if its engine loaded
+  // and passed the test scans (or the running one has none either); a
+  // database that fails is refused and the running engine stays in service.
+  void refresh_worker() {
+    std::shared_ptr<sandbox::Worker> candidate = make_worker(policy_text_, false);
+    asio::post(ingest_thread_, [this, candidate] {
+      Status s = candidate->start();
+      asio::post(io_, [this, candidate, s] {
+        const bool better = s.ok() && (candidate->antivirus_loaded() || !config_.antivirus);
+        if (!better && s.ok() && worker_antivirus_loaded_) {
+          note(audit::Event{"antivirus.reload_refused", audit::Severity::error, {}}
+                   .with("detail", candidate->antivirus() + "; the engine loaded before stays in service"));
+          asio::post(ingest_thread_, [candidate] { candidate->stop(); });
+          return;
+        }
+        if (!s.ok()) {
+          note(audit::Event{"worker.unavailable", audit::Severity::error, {}}.with("detail", s.error().message));
+          asio::post(ingest_thread_, [candidate] { candidate->stop(); });
+          return;
+        }
+        worker_ = candidate;
+        worker_antivirus_loaded_ = candidate->antivirus_loaded();
+        note(audit::Event{"worker.started", audit::Severity::notice, {}}
+                 .with("policy_serial", std::to_string(policy_->serial))
+                 .with("confinement", candidate->confinement())
+                 .with("antivirus", candidate->antivirus()));
+      });
+    });
+  }
+
+  // --- the receiving side's check before delivery -------------------------
+
+  // Received objects go through the worker once more (sandbox::Role::receive:
+  // type and archive stages, no active content where the channel
+  // sanitizes) before delivery; a batch at a time on the ingest thread.
+  void check_received() {
+    if (checking_ || to_check_.empty() || stopping_) return;
+    std::vector<spool::ObjectRecord> records;
+    while (!to_check_.empty() && records.size() < kBatch) {
+      Result<spool::ObjectRecord> r = spool_->read(to_check_.front(), State::received);
+      to_check_.pop_front();
+      if (r.ok()) records.push_back(std::move(*r));
+    }
+    if (records.empty()) return;
+    checking_ = true;
+    asio::post(ingest_thread_, [this, records = std::move(records), policy = policy_, worker = worker_]() mutable {
+      std::vector<std::pair<spool::ObjectRecord, sandbox::Examined>> checked;
+      for (spool::ObjectRecord& r : records) {
+        sandbox::Examined ex;
+        const std::string data = spool_->data_path(r.id, State::received);
+        fs::Fd fd(::open(data.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        struct stat st;
+        if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
+          ex.answer.reasons.push_back({"object.unreadable", data + ": " + std::strerror(errno)});
+        } else {
+          ex = worker->examine(sandbox::Role::receive, *policy, r.channel, r.path, fd.get(),
+                               static_cast<std::uint64_t>(st.st_size));
+        }
+        checked.emplace_back(std::move(r), std::move(ex));
+      }
+      asio::post(io_, [this, checked = std::move(checked)]() mutable { received_checked(checked); });
+    });
+  }
+
+  void received_checked(std::vector<std::pair<spool::ObjectRecord, sandbox::Examined>>& checked) {
+    checking_ = false;
+    for (auto& [r, ex] : checked) {
+      if (ex.incident) {
+        note(audit::Event{ex.answer.reasons.front().code, audit::Severity::warning, {}}
+                 .with("id", r.id.hex())
+                 .with("channel", r.channel)
+                 .with("path", r.path)
+                 .with("detail", *ex.incident));
+      }
+      if (ex.answer.accepted()) {
+        to_deliver_.push_back(r.id);
+        continue;
+      }
+      std::vector<spool::Reason> reasons;
+      for (const sandbox::WireReason& w : ex.answer.reasons) reasons.push_back(record_reason({w.code, w.detail}));
+      Result<spool::ObjectRecord> q = spool_->move(r.id, State::received, State::quarantine, [&](spool::ObjectRecord& rec) {
+        rec.verdict = "rejected";
+        rec.reasons = reasons;
+      });
+      if (!q.ok()) {
+        error_event("spool.move_failed", r.id.hex() + ": " + q.error().message);
+        continue;
+      }
+      verified_now_.erase(r.id);
+      count(r.channel, State::received, r.size, -1);
+      count(r.channel, State::quarantine, r.size, +1);
+      quarantined(*q, ex.answer.type);
+    }
+    if (!to_deliver_.empty()) post_delivery();
+    check_received();
   }
 
   // After a stop that left an inspection marker: the objects it names are
@@ -933,21 +1183,22 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     return {why.code, detail};
   }
 
-  void ingested(const spool::ObjectRecord& r, const std::string& type) {
+  void ingested(const spool::ObjectRecord& r, const Inspected* i) {
+    const std::string type = i ? i->type : std::string();
     const State st = r.state;
     count(r.channel, st, r.size, +1);
     note(audit::Event{"object.ingested", audit::Severity::info, {}}
              .with("id", r.id.hex())
              .with("channel", r.channel)
              .with("path", r.path)
-             .with("size", std::to_string(r.size))
-             .with("sm3", crypto::to_hex(r.sm3)));
+             .with("size", std::to_string(i ? i->record.size : r.size))  // as taken, before any rebuild
+             .with("sm3", crypto::to_hex(i ? i->record.sm3 : r.sm3)));
     if (st == State::quarantine) {
       quarantined(r, type);
       return;
     }
     if (st == State::outgoing) {
-      accepted(r, type);
+      accepted(r, i);
       kick_engine();
     }
     // Left in incoming (a move that failed): inspected again after a restart.
@@ -968,14 +1219,29 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   // An object the sending side's pipeline passed: audited and queued for the link.
-  void accepted(const spool::ObjectRecord& r, const std::string& type) {
-    note(audit::Event{"object.accepted", audit::Severity::info, {}}
-             .with("id", r.id.hex())
-             .with("channel", r.channel)
-             .with("path", r.path)
-             .with("type", type)
-             .with("stages", "channel,name,size,type,archive,text,keyword,pii,antivirus,disarm")
-             .with("policy_serial", std::to_string(policy_->serial)));
+  void accepted(const spool::ObjectRecord& r, const Inspected* i) {
+    audit::Event e{"object.accepted", audit::Severity::info, {}};
+    e.with("id", r.id.hex())
+        .with("channel", r.channel)
+        .with("path", r.path)
+        .with("type", i ? i->type : std::string())
+        .with("stages", "channel,name,size,type,archive,text,keyword,pii,antivirus,disarm,mask")
+        .with("policy_serial", std::to_string(policy_->serial));
+    if (i != nullptr) {
+      auto joined = [](const std::vector<std::string>& v) {
+        std::string out;
+        for (const std::string& s : v) out += (out.empty() ? "" : "; ") + s;
+        return out;
+      };
+      if (!i->antivirus.empty()) e.with("antivirus", i->antivirus);
+      if (i->rebuilt) {
+        // The object sent is the rebuilt one; ingested recorded the original's SM3.
+        e.with("rebuilt_size", std::to_string(r.size)).with("rebuilt_sm3", crypto::to_hex(r.sm3));
+        e.with("removed", joined(i->removed));
+        if (!i->masked.empty()) e.with("masked", joined(i->masked));
+      }
+    }
+    note(e);
     queue_outgoing(r);
   }
 
@@ -1013,8 +1279,8 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     }
     if (records.empty()) return;
     asio::post(ingest_thread_, [this, records = std::move(records), alone, policy = policy_,
-                                inspector = inspector_]() mutable {
-      std::vector<Inspected> inspected = inspect_batch(*policy, *inspector, std::move(records), alone);
+                                worker = worker_]() mutable {
+      std::vector<Inspected> inspected = inspect_batch(*policy, *worker, std::move(records), alone);
       asio::post(io_, [this, inspected = std::move(inspected)] {
         if (!inspected.empty() && !inspected.front().marker_problem.empty()) {
           error_event("inspect.marker_failed", inspected.front().marker_problem);
@@ -1025,11 +1291,12 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
             continue;
           }
           count(i.record.channel, State::incoming, i.record.size, -1);
-          count(i.record.channel, i.moved->state, i.record.size, +1);
+          count(i.record.channel, i.moved->state, i.moved->size, +1);
+          worker_incident(i);
           if (i.moved->state == State::quarantine) {
             quarantined(*i.moved, i.type);
           } else {
-            accepted(*i.moved, i.type);
+            accepted(*i.moved, &i);
             kick_engine();
           }
         }
@@ -1336,14 +1603,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     PolicyAdmission admission = admit_policy(config_);
     // The content stages the new policy needs (its keyword lists compiled),
     // built before anything is recorded: a policy they refuse is refused.
-    std::shared_ptr<const pipeline::Inspector> inspector;
     if (admission.ok()) {
       Result<std::shared_ptr<const pipeline::Inspector>> in = make_inspector(admission.admitted->policy);
-      if (!in.ok()) {
-        admission = {std::nullopt, "invalid", in.error().message};
-      } else {
-        inspector = std::move(*in);
-      }
+      if (!in.ok()) admission = {std::nullopt, "invalid", in.error().message};
     }
     if (admission.ok()) {
       if (Status s = applied_serial_->check(admission.admitted->policy.serial); !s.ok()) {
@@ -1363,8 +1625,14 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       return;
     }
     const policy::Serial old = policy_->serial;
+    const bool same_text = admission.admitted->text == policy_text_;
     policy_ = std::make_shared<const policy::Policy>(std::move(admission.admitted->policy));
-    inspector_ = std::move(inspector);
+    policy_text_ = std::move(admission.admitted->text);
+    if (same_text) {
+      refresh_worker();  // the same policy: only the antivirus database may have changed
+    } else {
+      worker_ = make_worker(policy_text_);
+    }
     policy_signer_ = std::move(admission.admitted->signer);
     engine_->set_policy_serial(policy_->serial, link::Clock::now());
     note(audit::Event{"policy.reloaded", audit::Severity::notice, {}}
@@ -1426,9 +1694,11 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // it started with across a reload.
   std::shared_ptr<const policy::Policy> policy_;
   std::string policy_signer_;  // AdmittedPolicy::signer of policy_
-  // The content stages for policy_, replaced with it; used on the ingest
+  std::string policy_text_;    // AdmittedPolicy::text of policy_: what the worker loads
+  // The sandboxed worker for policy_, replaced with it; used on the ingest
   // thread only (a batch holds the pair it started with).
-  std::shared_ptr<const pipeline::Inspector> inspector_;
+  std::shared_ptr<sandbox::Worker> worker_;
+  bool worker_antivirus_loaded_ = false;  // as worker_ reported when it started
   std::optional<spool::AppliedSerial> applied_serial_;
   pipeline::Side side_;
   std::string side_name_;
@@ -1441,7 +1711,8 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   std::vector<SourceChannel> sources_;
   std::unique_ptr<link::LinkEngine> engine_;
   std::unique_ptr<hw::FrameTransport> transport_;
-  std::deque<spool::ObjectId> to_inspect_, to_deliver_;
+  std::deque<spool::ObjectId> to_inspect_, to_check_, to_deliver_;
+  bool checking_ = false;  // a batch of to_check_ is on the ingest thread
   // Objects an inspection marker named at start, with the time each is
   // inspected on its own (recover_inspection_marker).
   std::deque<std::pair<spool::ObjectId, unsigned>> suspects_;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 
+#include "ferry/pipeline/mask.h"
 #include "ferry/pipeline/pii.h"
 #include "ferry/pipeline/zip.h"
 #include "ferry/spool/name_rule.h"
@@ -45,25 +46,8 @@ std::string position_in(std::string_view text, std::size_t offset) {
 }
 
 // The value as an officer may see it in an audit line: enough to find it,
-// not enough to be it (the forms [disarm]'s masking writes).
-std::string masked(policy::PiiKind kind, std::string_view v) {
-  std::string s(v);
-  auto star = [&](std::size_t keep_front, std::size_t keep_back) {
-    if (s.size() <= keep_front + keep_back) return std::string(s.size(), '*');
-    return s.substr(0, keep_front) + std::string(s.size() - keep_front - keep_back, '*') + s.substr(s.size() - keep_back);
-  };
-  switch (kind) {
-    case policy::PiiKind::cn_id: return star(6, 4);
-    case policy::PiiKind::cn_mobile: return star(s.size() - 8, 4);
-    case policy::PiiKind::bank_card: return star(6, 4);
-    case policy::PiiKind::uscc: return star(4, 2);
-    case policy::PiiKind::email: {
-      const std::size_t at = s.find('@');
-      return at == std::string::npos ? star(1, 0) : s.substr(0, 1) + "***" + s.substr(at);
-    }
-  }
-  return star(0, 0);
-}
+// not enough to be it (the forms masking writes, mask.h).
+std::string masked(policy::PiiKind kind, std::string_view v) { return mask_value(kind, v); }
 
 std::string_view describe(policy::PiiKind kind) {
   switch (kind) {
@@ -93,20 +77,6 @@ bool is_ascii(std::string_view s) {
 bool exceeds_ratio(std::uint64_t expanded, std::uint64_t compressed, std::uint64_t ratio) {
   if (compressed == 0) return expanded > 0;
   return expanded / compressed > ratio || (expanded / compressed == ratio && expanded % compressed != 0);
-}
-
-// The sanitize step that applies to a type, if any.
-std::optional<policy::SanitizeStep> step_for(FileType t) {
-  switch (t) {
-    case FileType::png:
-    case FileType::jpeg: return policy::SanitizeStep::images;
-    case FileType::docx:
-    case FileType::xlsx:
-    case FileType::pptx: return policy::SanitizeStep::office;
-    case FileType::pdf: return policy::SanitizeStep::pdf;
-    case FileType::ofd: return policy::SanitizeStep::ofd;
-    default: return std::nullopt;
-  }
 }
 
 // Member path checks ([policy-inspect] archives): names are what an
@@ -146,6 +116,9 @@ struct Inspector::Walk {
   std::uint64_t entries = 0;
   std::uint64_t expanded = 0;
   std::set<FileType> types;  // of the object and every member, for the disarm stage
+  bool to_mask = false;      // personal data in the object itself, and the channel masks
+  bool content_rules = true;  // text, keyword and personal-data stages
+  const ObjectCheck* check = nullptr;
 };
 
 crypto::Result<std::unique_ptr<Inspector>> Inspector::create(const policy::Policy& policy, const TextLimits& limits) {
@@ -172,34 +145,21 @@ crypto::Result<std::unique_ptr<Inspector>> Inspector::create(const policy::Polic
 }
 
 Inspection Inspector::inspect(const policy::Channel& channel, std::string_view name, std::string_view bytes) const {
+  return inspect(channel, name, bytes, Rules::all, {});
+}
+
+Inspection Inspector::inspect(const policy::Channel& channel, std::string_view name, std::string_view bytes,
+                              Rules rules, const ObjectCheck& check) const {
   Inspection out;
-  Walk walk{channel, 0, 0, {}};
-  if (std::optional<Reason> r = inspect_object(walk, std::string(name), bytes, 0, &out.type)) {
+  Walk walk{channel, 0, 0, {}, false, rules == Rules::all, &check};
+  std::optional<Reason> r = inspect_object(walk, std::string(name), bytes, 0, &out.type, &out.file_type);
+  out.types = std::move(walk.types);
+  if (r) {
     out.reasons.push_back(std::move(*r));
+    out.file_type.reset();
     return out;
   }
-  // Antivirus and disarm ([disarm]): a channel that demands them holds the
-  // object until they exist, rather than pass it unscanned or unrebuilt.
-  if (channel.antivirus == policy::Antivirus::required) {
-    out.reasons.push_back({"antivirus.unavailable", "channel '" + channel.name +
-                                                        "' requires antivirus; no antivirus engine is built into "
-                                                        "this ferry yet, so the object is held"});
-  }
-  std::vector<std::string> steps;
-  for (FileType t : walk.types) {
-    const std::optional<policy::SanitizeStep> step = step_for(t);
-    if (step && std::find(channel.sanitize.begin(), channel.sanitize.end(), *step) != channel.sanitize.end()) {
-      const std::string s(policy::to_string(*step));
-      if (std::find(steps.begin(), steps.end(), s) == steps.end()) steps.push_back(s);
-    }
-  }
-  if (!steps.empty()) {
-    std::string list;
-    for (const std::string& s : steps) list += (list.empty() ? "" : ", ") + s;
-    out.reasons.push_back({"disarm.unavailable", "channel '" + channel.name + "' requires sanitize [" + list +
-                                                     "] for this content; disarm is not built into this ferry "
-                                                     "yet, so the object is held"});
-  }
+  out.to_mask = walk.to_mask;
   return out;
 }
 
@@ -265,7 +225,8 @@ Inspection Inspector::inspect_file(const policy::Channel& channel, std::string_v
 }
 
 std::optional<Reason> Inspector::inspect_object(Walk& walk, const std::string& name, std::string_view bytes,
-                                                unsigned level, std::string* detected) const {
+                                                unsigned level, std::string* detected,
+                                                std::optional<FileType>* decided) const {
   const policy::Channel& ch = walk.channel;
   auto in_member = [&](Reason r) {
     if (level > 0) r.detail = name + ": " + r.detail;
@@ -280,6 +241,10 @@ std::optional<Reason> Inspector::inspect_object(Walk& walk, const std::string& n
   if (d.reason) return in_member(std::move(*d.reason));
   const FileType type = *d.type;
   walk.types.insert(type);
+  if (decided) *decided = type;
+  if (walk.check != nullptr && *walk.check) {
+    if (std::optional<Reason> r = (*walk.check)(name, type, bytes)) return r;
+  }
 
   // Archives and packages.
   if (type == FileType::zip) {
@@ -293,8 +258,9 @@ std::optional<Reason> Inspector::inspect_object(Walk& walk, const std::string& n
   if (type == FileType::docx || type == FileType::xlsx || type == FileType::pptx || type == FileType::ofd) {
     if (std::optional<Reason> r = check_members(walk, name, bytes, false, level)) return r;
   }
-  if (!d.has_text) return check_text(ch, name, type, bytes, std::nullopt);
-  return check_text(ch, name, type, bytes, d.text_is_bytes ? bytes : std::string_view(d.text));
+  if (!walk.content_rules) return std::nullopt;
+  if (!d.has_text) return check_text(walk, name, type, bytes, std::nullopt, level);
+  return check_text(walk, name, type, bytes, d.text_is_bytes ? bytes : std::string_view(d.text), level);
 }
 
 std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& name, std::string_view bytes,
@@ -405,7 +371,8 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
                                                   std::to_string(cap) + " its header declares"};
         return crypto::make_error(crypto::Errc::bad_format, "stop");
       }
-      if (std::optional<Reason> r = self->inspect_object(*walk, *archive + "/" + member, buf, level + 1, nullptr)) {
+      if (std::optional<Reason> r =
+              self->inspect_object(*walk, *archive + "/" + member, buf, level + 1, nullptr, nullptr)) {
         verdict = std::move(r);
         return crypto::make_error(crypto::Errc::bad_format, "stop");
       }
@@ -424,8 +391,9 @@ std::optional<Reason> Inspector::check_members(Walk& walk, const std::string& na
   return std::nullopt;
 }
 
-std::optional<Reason> Inspector::check_text(const policy::Channel& ch, const std::string& name, FileType type,
-                                            std::string_view bytes, std::optional<std::string_view> known) const {
+std::optional<Reason> Inspector::check_text(Walk& walk, const std::string& name, FileType type, std::string_view bytes,
+                                            std::optional<std::string_view> known, unsigned level) const {
+  const policy::Channel& ch = walk.channel;
   const auto matcher = matchers_.find(ch.name);
   const bool keywords = matcher != matchers_.end();
   const bool pii = ch.pii && !ch.pii->detect.empty();
@@ -465,13 +433,22 @@ std::optional<Reason> Inspector::check_text(const policy::Channel& ch, const std
       const PiiMatch& m = found.front();
       const std::size_t at = ascii ? m.offset : norm.origin(m.offset);
       // The value as written (the normalised text is case-folded).
-      const std::size_t to = ascii ? m.offset + m.length : norm.origin(m.offset + m.length - 1) + 1;
+      std::size_t to = ascii ? m.offset + m.length : norm.origin(m.offset + m.length - 1) + 1;
+      // To the end of that last character (a full-width digit is 3 bytes).
+      while (!ascii && to < text.size() && (static_cast<unsigned char>(text[to]) & 0xc0) == 0x80) ++to;
       const std::string value(text.substr(at, to > at ? to - at : 0));
       if (ch.pii->action == policy::PiiAction::mask) {
-        return Reason{"pii.mask_unavailable", std::string(describe(m.kind)) + " at " + position_in(text, at) +
-                                                  " of the text of " + name + " (" + masked(m.kind, value) +
-                                                  "); the policy says mask, and masking is not built into this "
-                                                  "ferry yet, so the object is held"};
+        // The object itself is masked after inspection (mask.h); a member
+        // of an archive would have to be masked inside the archive, which
+        // ferry does not do.
+        if (level == 0) {
+          walk.to_mask = true;
+          return std::nullopt;
+        }
+        return Reason{"pii.unmaskable", std::string(describe(m.kind)) + " at " + position_in(text, at) +
+                                            " of the text of " + name + " (" + masked(m.kind, value) +
+                                            "); the policy says mask, and a member of an archive cannot be "
+                                            "masked, so the object is held"};
       }
       return Reason{"pii." + std::string(policy::to_string(m.kind)),
                     std::string(describe(m.kind)) + " at " + position_in(text, at) + " of the text of " + name + " (" +

@@ -173,6 +173,9 @@ TEST_F(ConfigTest, ReferenceOuterLoadsUnchanged) {
 
   ASSERT_TRUE(c.antivirus);
   EXPECT_EQ(c.antivirus->database, dir_ + "/avdb");
+  EXPECT_EQ(c.antivirus->max_age, std::chrono::days(30));
+  EXPECT_EQ(c.worker.user, "nobody");  // no worker: section, the defaults
+  EXPECT_EQ(c.worker.max_use, 200u);
   EXPECT_EQ(c.audit.dir, dir_ + "/var/outer/audit");
   EXPECT_EQ(c.audit.retention, std::chrono::days(180));
   EXPECT_EQ(c.audit.on_full, AuditOnFull::block);
@@ -187,7 +190,6 @@ TEST_F(ConfigTest, ReferenceOuterLoadsUnchanged) {
                           "officers.secadmin's, which verify the policy signature)",
                           "channel mobile-office (listen 127.0.0.1:8443, tls): parsed; request and message channels "
                           "arrive later",
-                          "antivirus: parsed; scanning arrives with [disarm]",
                           "audit.retention_days (180) and audit.on_full (block): parsed; enforced once the audit "
                           "trail is tamper-evident ([audit])",
                           "metrics (127.0.0.1:9750): parsed; not served yet"));

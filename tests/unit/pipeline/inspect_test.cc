@@ -531,11 +531,14 @@ TEST_F(InspectTest, PersonalDataInStructuredFilesIsFound) {
   EXPECT_EQ(verdict("checked", "a.txt", "手机：１３８００１３８０００"), "pii.cn_mobile");  // full-width digits
 }
 
-TEST_F(InspectTest, MaskingIsHeldUntilItExists) {
+TEST_F(InspectTest, PersonalDataToMaskIsNotAnObjectionButAMemberOfAnArchiveIs) {
+  // The object itself: masked after inspection (ferry/sandbox/examine.h).
   Inspection in = run("masked", "a.csv", "name,id\n张三,11010519491231002X\n");
-  ASSERT_FALSE(in.accepted());
-  EXPECT_EQ(in.reasons[0].code, "pii.mask_unavailable");
-  EXPECT_EQ(verdict("masked", "a.csv", "name,id\n张三,none\n"), "accept");
+  EXPECT_TRUE(in.accepted());
+  EXPECT_TRUE(in.to_mask);
+  in = run("masked", "b.csv", "name,id\n张三,none\n");
+  EXPECT_TRUE(in.accepted());
+  EXPECT_FALSE(in.to_mask);
 }
 
 TEST_F(InspectTest, TextThatCannotBeReadFailsClosed) {
@@ -550,24 +553,41 @@ TEST_F(InspectTest, TextThatCannotBeReadFailsClosed) {
   EXPECT_EQ(in.reasons[0].code, "text.unreadable") << in.reasons[0].detail;
 }
 
-// --- antivirus and disarm ---------------------------------------------------
+// --- what the examiner builds on ------------------------------------------
 
-TEST_F(InspectTest, ChannelsThatDemandAntivirusOrDisarmHoldTheirObjects) {
-  Inspection in = run("held", "a.txt", "words");
-  ASSERT_EQ(in.reasons.size(), 1u);
-  EXPECT_EQ(in.reasons[0].code, "antivirus.unavailable");
-  in = run("held", "a.pdf", test::make_pdf({"x"}));
-  ASSERT_EQ(in.reasons.size(), 2u);
-  EXPECT_EQ(in.reasons[1].code, "disarm.unavailable");
-  EXPECT_NE(in.reasons[1].detail.find("[pdf]"), std::string::npos);
-  // A member that needs disarm holds its archive too.
-  in = run("held", "a.zip", test::make_zip({{"p.png", test::make_png(4, 4)}}));
-  ASSERT_EQ(in.reasons.size(), 2u);
-  EXPECT_NE(in.reasons[1].detail.find("[images]"), std::string::npos);
-  // Content reasons come first and alone.
+TEST_F(InspectTest, TheTypesOfTheObjectAndItsMembersAreReported) {
+  // Antivirus, disarm and masking are the examiner's (ferry/sandbox); the
+  // inspection tells it which types it met.
+  Inspection in = run("held", "a.zip", test::make_zip({{"p.png", test::make_png(4, 4)}, {"t.txt", "words"}}));
+  ASSERT_TRUE(in.accepted()) << in.reasons[0].detail;
+  EXPECT_EQ(in.file_type, policy::FileType::zip);
+  EXPECT_EQ(in.types, (std::set<policy::FileType>{policy::FileType::zip, policy::FileType::png, policy::FileType::txt}));
   in = run("held", "a.txt", std::string("\x7f" "ELF\x02\x01\x01", 7) + random_bytes(100, 4));
   ASSERT_EQ(in.reasons.size(), 1u);
   EXPECT_EQ(in.reasons[0].code, "type.unknown");
+  EXPECT_FALSE(in.file_type.has_value());
+}
+
+TEST_F(InspectTest, TheCallersCheckSeesTheObjectAndEveryMemberAndCanStopTheWalk) {
+  std::vector<std::string> seen;
+  Inspector::ObjectCheck check = [&](const std::string& name, policy::FileType, std::string_view) -> std::optional<Reason> {
+    seen.push_back(name);
+    if (name.ends_with("bad.txt")) return Reason{"malware.test", name};
+    return std::nullopt;
+  };
+  const std::string zip = test::make_zip({{"a.txt", "one"}, {"bad.txt", "two"}, {"c.txt", "three"}});
+  Inspection in = inspector_->inspect(*policy_->find("held"), "x.zip", zip, Inspector::Rules::all, check);
+  ASSERT_EQ(in.reasons.size(), 1u);
+  EXPECT_EQ(in.reasons[0].code, "malware.test");
+  EXPECT_EQ(seen, (std::vector<std::string>{"x.zip", "x.zip/a.txt", "x.zip/bad.txt"}));
+}
+
+TEST_F(InspectTest, StructureRulesSkipTheTextRules) {
+  // The receiving side's re-check: type and archive, no keywords.
+  const std::string text = "本文件为机密\n";
+  EXPECT_FALSE(run("checked", "a.txt", text).accepted());
+  Inspection in = inspector_->inspect(*policy_->find("checked"), "a.txt", text, Inspector::Rules::structure, {});
+  EXPECT_TRUE(in.accepted());
 }
 
 // --- files ------------------------------------------------------------------

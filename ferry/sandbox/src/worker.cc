@@ -1,0 +1,453 @@
+#include "ferry/sandbox/worker.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "ferry/disarm/disarm.h"
+#include "ferry/fs/durable_file.h"
+#include "ferry/sandbox/serve.h"
+#include "ferry/sandbox/src/packet.h"
+
+namespace ferry::sandbox {
+namespace {
+
+using crypto::Errc;
+using crypto::make_error;
+using policy::FileType;
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+bool is_token(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
+
+std::optional<FileType> file_type_named(std::string_view name) {
+  for (const auto& n : policy::kFileTypeNames) {
+    if (n.name == name) return n.value;
+  }
+  return std::nullopt;
+}
+
+std::string head_of(int fd, std::size_t n) {
+  std::string out(n, '\0');
+  const ssize_t got = ::pread(fd, out.data(), n, 0);
+  out.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+  return out;
+}
+
+crypto::Result<crypto::Sm3Digest> digest_of(int fd, std::uint64_t size) {
+  crypto::Sm3 h;
+  std::string buf(1 << 16, '\0');
+  std::uint64_t off = 0;
+  while (off < size) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - off));
+    const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return make_error(Errc::io, "reading the rebuilt object: " + errno_text(n < 0 ? errno : EIO));
+    h.update(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(buf.data()), static_cast<std::size_t>(n)));
+    off += static_cast<std::uint64_t>(n);
+  }
+  return h.finish();
+}
+
+std::string describe_signal(int sig) {
+  switch (sig) {
+    case SIGSYS: return "killed by SIGSYS: a system call outside its seccomp allow-list";
+    case SIGXCPU: return "killed by SIGXCPU: its CPU-time limit (RLIMIT_CPU)";
+    case SIGXFSZ: return "killed by SIGXFSZ: its output-size limit (RLIMIT_FSIZE)";
+    case SIGKILL: return "killed (SIGKILL)";
+    case SIGSEGV: return "a memory fault (SIGSEGV)";
+    case SIGBUS: return "a bus error (SIGBUS)";
+    case SIGABRT: return "aborted (SIGABRT)";
+    case SIGFPE: return "an arithmetic fault (SIGFPE)";
+    case SIGILL: return "an illegal instruction (SIGILL)";
+    default: return std::string("killed by signal ") + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
+  }
+}
+
+// CPU seconds the process has used (utime + stime of /proc/PID/stat).
+double cpu_seconds_of(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return 0;
+  const std::size_t close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+bool sanitizes(const policy::Channel& ch, FileType type) {
+  const std::optional<policy::SanitizeStep> step = disarm::step_for(type);
+  return step && std::find(ch.sanitize.begin(), ch.sanitize.end(), *step) != ch.sanitize.end();
+}
+
+Examined failed(std::string code, std::string detail, std::string incident) {
+  Examined e;
+  e.answer.reasons.push_back({std::move(code), std::move(detail)});
+  e.incident = std::move(incident);
+  return e;
+}
+
+}  // namespace
+
+std::string_view signature_family(std::string_view head) {
+  if (head.substr(0, 1024).find("%PDF-") != std::string_view::npos) return "pdf";
+  if (head.starts_with("\x89PNG\r\n\x1a\n")) return "png";
+  if (head.starts_with("\xff\xd8\xff")) return "jpeg";
+  if (head.starts_with(std::string_view("PK\x03\x04", 4)) || head.starts_with(std::string_view("PK\x05\x06", 4))) {
+    return "zip";
+  }
+  return "other";
+}
+
+std::string_view signature_family(FileType type) {
+  switch (type) {
+    case FileType::pdf: return "pdf";
+    case FileType::png: return "png";
+    case FileType::jpeg: return "jpeg";
+    case FileType::docx:
+    case FileType::xlsx:
+    case FileType::pptx:
+    case FileType::ofd:
+    case FileType::zip: return "zip";
+    default: return "other";
+  }
+}
+
+std::string default_worker_program() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "ferry-worker";
+  return (self.parent_path() / "ferry-worker").string();
+}
+
+Worker::Worker(WorkerOptions options, WorkerPolicy policy) : options_(std::move(options)), policy_(std::move(policy)) {}
+
+Worker::~Worker() { stop(); }
+
+std::chrono::milliseconds Worker::timeout_for(std::uint64_t size) const {
+  const double mib = static_cast<double>(size) / double(1 << 20);
+  const auto t = options_.timeout_floor +
+                 std::chrono::milliseconds(static_cast<std::int64_t>(mib * double(options_.timeout_per_mib.count())));
+  return std::min(t, options_.timeout_ceiling);
+}
+
+crypto::Status Worker::start() {
+  if (sock_.valid()) return {};
+  return spawn();
+}
+
+void Worker::stop() { discard(false); }
+
+void Worker::discard(bool kill) {
+  if (pid_ == 0) {
+    sock_.reset();
+    return;
+  }
+  if (kill) ::kill(pid_, SIGKILL);
+  sock_.reset();  // a worker waiting for a request sees the end and exits
+  (void)reap(kill);
+}
+
+std::string Worker::reap(bool killed) {
+  std::string how;
+  if (pid_ != 0) {
+    int status = 0;
+    pid_t got = 0;
+    // A worker whose socket closed exits at once; give it a moment, then
+    // make sure.
+    for (int i = 0; i < 200; ++i) {
+      got = ::waitpid(pid_, &status, WNOHANG);
+      if (got != 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (got == 0) {
+      ::kill(pid_, SIGKILL);
+      got = ::waitpid(pid_, &status, 0);
+    }
+    if (got == pid_) {
+      if (WIFSIGNALED(status)) {
+        how = killed && WTERMSIG(status) == SIGKILL ? "killed" : describe_signal(WTERMSIG(status));
+      } else if (WIFEXITED(status)) {
+        const int code = WEXITSTATUS(status);
+        if (code == kExitOutOfMemory) {
+          how = "ran out of memory (its address-space limit, " + std::to_string(options_.memory >> 20) +
+                " MiB beyond what it needs to start)";
+        } else {
+          how = "exited with status " + std::to_string(code);
+        }
+      }
+    }
+    pid_ = 0;
+  }
+  sock_.reset();
+  used_ = 0;
+  if (!dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    dir_.clear();
+  }
+  return how;
+}
+
+crypto::Status Worker::spawn() {
+  discard(true);
+  ++stats_.started;
+  if (crypto::Status s = fs::make_directories(options_.work_dir, 0700); !s.ok()) return s;
+  dir_ = options_.work_dir + "/worker-" + std::to_string(::getpid()) + "-" + std::to_string(++spawned_);
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+  if (::mkdir(dir_.c_str(), 0700) != 0) return make_error(Errc::io, "mkdir " + dir_ + ": " + errno_text(errno));
+
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    return make_error(Errc::io, "socketpair: " + errno_text(errno));
+  }
+  fs::Fd mine(pair[0]);
+  fs::Fd theirs(pair[1]);
+  const std::string program = options_.program;
+  const pid_t pid = ::fork();
+  if (pid < 0) return make_error(Errc::io, "fork: " + errno_text(errno));
+  if (pid == 0) {
+    // The child of a threaded process: async-signal-safe calls only.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::dup2(theirs.get(), 3) < 0) ::_exit(127);
+    ::syscall(SYS_close_range, 4U, ~0U, 0U);
+    char arg0[] = "ferry-worker";
+    char arg1[] = "--fd";
+    char arg2[] = "3";
+    char* argv[] = {arg0, arg1, arg2, nullptr};
+    ::execv(program.c_str(), argv);
+    ::_exit(127);
+  }
+  pid_ = pid;
+  theirs.reset();
+  sock_ = std::move(mine);
+
+  // The policy travels as a sealed memfd: the worker reads exactly the
+  // bytes ferryd admitted, and cannot change them.
+  fs::Fd doc(::memfd_create("ferry-policy", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!doc.valid()) return make_error(Errc::io, "memfd_create: " + errno_text(errno));
+  std::string_view rest = policy_.text;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(doc.get(), rest.data(), rest.size());
+    if (n <= 0) return make_error(Errc::io, "writing the policy memfd: " + errno_text(errno));
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  ::fcntl(doc.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+
+  Setup setup;
+  setup.policy_name = policy_.name;
+  setup.policy_dir = policy_.dir;
+  setup.av_database = options_.av_database;
+  setup.av_max_age_hours = static_cast<std::uint32_t>(options_.av_max_age.count());
+  setup.temp_dir = dir_;
+  setup.user = options_.user;
+  setup.memory = options_.memory;
+  setup.max_output = options_.max_output;
+  // The whole life's CPU: the client retires a worker past half of it.
+  const auto ceiling_s = std::chrono::duration_cast<std::chrono::seconds>(options_.timeout_ceiling).count();
+  setup.cpu_seconds = static_cast<std::uint32_t>(std::max<std::int64_t>(60, 4 * ceiling_s));
+  if (int e = detail::send_packet(sock_.get(), encode(setup), {doc.get()}); e != 0) {
+    const std::string how = reap(false);
+    return make_error(Errc::io, "starting " + program + ": " + (how.empty() ? errno_text(e) : how) +
+                                    (how == "exited with status 127" ? " (cannot execute it)" : ""));
+  }
+  struct pollfd p{sock_.get(), POLLIN, 0};
+  int ready_in;
+  do {
+    ready_in = ::poll(&p, 1, static_cast<int>(options_.setup_timeout.count()));
+  } while (ready_in < 0 && errno == EINTR);
+  if (ready_in == 0) {
+    discard(true);
+    return make_error(Errc::io, program + " did not finish setting up within " +
+                                    std::to_string(options_.setup_timeout.count() / 1000) + " s");
+  }
+  detail::Packet packet;
+  if (int e = detail::receive_packet(sock_.get(), packet); e != 0) {
+    const std::string how = reap(false);
+    return make_error(Errc::io, program + " ended during setup: " +
+                                    (how == "exited with status 127" ? "cannot execute it" : how));
+  }
+  crypto::Result<Ready> ready = decode_ready(packet.bytes);
+  if (!ready.ok()) {
+    discard(true);
+    return make_error(Errc::bad_format, program + ": " + ready.error().message);
+  }
+  if (!ready->problem.empty()) {
+    discard(false);
+    return make_error(Errc::io, "the worker refused to start: " + ready->problem);
+  }
+  const crypto::Sm3Digest expected =
+      crypto::Sm3::digest(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(policy_.text.data()), policy_.text.size()));
+  if (ready->policy_sm3 != expected) {
+    discard(true);
+    return make_error(Errc::verify_failed, "the worker loaded another policy than the one given");
+  }
+  lists_ = std::move(ready->list_digests);
+  confinement_ = ready->confinement;
+  antivirus_ = ready->antivirus;
+  antivirus_loaded_ = ready->antivirus_loaded;
+  return {};
+}
+
+Examined Worker::examine(Role role, const policy::Policy& policy, std::string_view channel, std::string_view name,
+                         int fd, std::uint64_t size) {
+  // A fresh worker after max_use objects, or past half its CPU budget.
+  if (sock_.valid() && (used_ >= options_.max_use ||
+                        cpu_seconds_of(pid_) * 1000 > 2.0 * double(options_.timeout_ceiling.count()))) {
+    discard(false);
+  }
+  if (!sock_.valid()) {
+    if (crypto::Status s = spawn(); !s.ok()) {
+      ++stats_.unavailable;
+      return failed("worker.unavailable", "the inspection worker could not be started, so the object is held: " +
+                                              s.error().message,
+                    s.error().message);
+    }
+  }
+  // Term lists read from files: the worker must have read what ferryd did.
+  for (const policy::TermList& l : policy.lists) {
+    if (!l.file) continue;
+    const std::string want = l.name + "=" + crypto::to_hex(l.file->sm3);
+    if (std::find(lists_.begin(), lists_.end(), want) == lists_.end()) {
+      discard(false);
+      ++stats_.unavailable;
+      const std::string why = "term list '" + l.name + "' (" + l.file->path +
+                              ") changed on disk since the policy was loaded; reload the policy";
+      return failed("worker.unavailable", why, why);
+    }
+  }
+  const policy::Channel* ch = policy.find(channel);
+
+  fs::Fd out(::memfd_create("ferry-object", MFD_CLOEXEC));
+  if (!out.valid()) {
+    return failed("worker.unavailable", "memfd_create: " + errno_text(errno), "memfd_create: " + errno_text(errno));
+  }
+  Request req;
+  req.seq = ++seq_;
+  req.role = role;
+  req.channel = std::string(channel);
+  req.name = std::string(name);
+  req.size = size;
+  const auto timeout = timeout_for(size);
+  const auto crash = [&](const std::string& how) {
+    ++stats_.crashes;
+    const std::string what = "the inspection worker failed on this object: " + how;
+    return failed("worker.crash", what, "worker crash on " + std::string(name) + ": " + how);
+  };
+  if (detail::send_packet(sock_.get(), encode(req), {fd, out.get()}) != 0) {
+    return crash(reap(false));
+  }
+  struct pollfd p{sock_.get(), POLLIN, 0};
+  int n;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  do {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    n = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) {
+    discard(true);
+    ++stats_.timeouts;
+    const std::string secs = std::to_string(timeout.count() / 1000) + "." + std::to_string(timeout.count() % 1000 / 100);
+    return failed("worker.timeout",
+                  "the inspection worker did not finish this object within " + secs + " s and was killed",
+                  "worker timeout on " + std::string(name) + " after " + secs + " s");
+  }
+  detail::Packet packet;
+  if (int e = detail::receive_packet(sock_.get(), packet); e != 0) {
+    return crash(e == ECONNRESET ? reap(false) : "a malformed message (" + errno_text(e) + ")");
+  }
+  const auto bad = [&](const std::string& why) {
+    discard(true);
+    ++stats_.bad_answers;
+    return failed("worker.bad_answer", "the inspection worker's answer does not hold up, so the object is held: " + why,
+                  "worker bad answer on " + std::string(name) + ": " + why);
+  };
+  crypto::Result<Answer> a = decode_answer(packet.bytes);
+  if (!a.ok()) return bad(a.error().message);
+  if (a->seq != req.seq) return bad("it answers request " + std::to_string(a->seq) + ", not " + std::to_string(req.seq));
+  for (const WireReason& r : a->reasons) {
+    if (!is_token(r.code)) return bad("a reason code that is not a token");
+  }
+  ++used_;
+  ++stats_.served;
+
+  Examined e;
+  if (a->accepted()) {
+    if (ch == nullptr) return bad("it accepted an object of a channel the policy does not have");
+    const std::optional<FileType> type = file_type_named(a->type);
+    if (!type) return bad("it accepted an object of type '" + a->type + "'");
+    if (!ch->allow_types.empty() &&
+        std::find(ch->allow_types.begin(), ch->allow_types.end(), *type) == ch->allow_types.end()) {
+      return bad("it accepted a " + a->type + ", which channel '" + ch->name + "' does not allow");
+    }
+    if (signature_family(head_of(fd, 1024)) != signature_family(*type)) {
+      return bad("it calls the object a " + a->type + ", and its first bytes say otherwise");
+    }
+    if (role == Role::receive && a->has_output) return bad("it rebuilt an object on the receiving side");
+    if (role == Role::send) {
+      if (ch->antivirus == policy::Antivirus::required && a->av != AvVerdict::clean) {
+        return bad("it accepted an object the channel requires scanned without a clean verdict");
+      }
+      if (ch->antivirus != policy::Antivirus::off && a->av == AvVerdict::none) {
+        return bad("it gave no antivirus verdict for a channel that scans");
+      }
+      if (sanitizes(*ch, *type) && !a->has_output) {
+        return bad("it did not rebuild a " + a->type + " the channel sanitizes");
+      }
+    }
+    if (a->has_output) {
+      struct stat st;
+      if (::fstat(out.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != a->output_size) {
+        return bad("the rebuilt object's size is not what it said");
+      }
+      if (signature_family(head_of(out.get(), 1024)) != signature_family(*type)) {
+        return bad("the rebuilt object's first bytes are not those of a " + a->type);
+      }
+      crypto::Result<crypto::Sm3Digest> d = digest_of(out.get(), a->output_size);
+      if (!d.ok()) return bad(d.error().message);
+      if (*d != a->output_sm3) return bad("the rebuilt object's SM3 is not the one it claimed");
+      if (a->output_size > ch->max_size) {
+        // Not the worker's fault: a rebuild can grow an object.
+        a->reasons.push_back({"size.too_large", "the rebuilt object is " + std::to_string(a->output_size) +
+                                                    " bytes, more than max_size " + std::to_string(ch->max_size) +
+                                                    " of channel '" + ch->name + "'"});
+        a->has_output = false;
+      } else {
+        e.output = std::move(out);
+      }
+    }
+  } else {
+    a->has_output = false;
+  }
+  e.answer = std::move(*a);
+  return e;
+}
+
+}  // namespace ferry::sandbox
