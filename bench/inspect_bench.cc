@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ferry/pipeline/inspect.h"
+#include "bench/best_of.h"
 #include "policy/policy.h"
 #include "tests/support/fixtures.h"
 
@@ -50,16 +51,7 @@ std::string paragraph(unsigned i) {
          "Please submit the report (ref. " + std::to_string(1000 + i) + ") before the end of the month.";
 }
 
-template <typename F>
-double best_of_3(F&& f) {
-  double best = 1e9;
-  for (int r = 0; r < 3; ++r) {
-    const auto start = Clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return best;
-}
+using ferry::bench::best_of_3;
 
 }  // namespace
 

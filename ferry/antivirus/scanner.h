@@ -48,6 +48,9 @@ struct DatabaseInfo {
   std::string version;                                // CVD version if any ("daily 27000"), else ""
 };
 
+// "2026-11-27 10:23 UTC": how a database's build time is shown.
+std::string format_utc(std::chrono::system_clock::time_point t);
+
 class Scanner {
  public:
   // Loads and compiles every signature file of `directory` (cl_load with

@@ -39,14 +39,6 @@ constexpr char kHelp[] =
 
 constexpr OptionSpec kOptions[] = {{"config", true}, {"database", true}};
 
-std::string format_utc(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
-}
 
 std::string describe_age(std::chrono::system_clock::time_point built) {
   const auto age = std::chrono::system_clock::now() - built;
@@ -60,7 +52,7 @@ std::string describe_age(std::chrono::system_clock::time_point built) {
 // "N signatures, built DATE (AGE), version V"
 std::string describe(const antivirus::DatabaseInfo& info) {
   std::string out = std::to_string(info.signatures) + (info.signatures == 1 ? " signature" : " signatures") +
-                    ", built " + format_utc(info.built) + " (" + describe_age(info.built) + ")";
+                    ", built " + antivirus::format_utc(info.built) + " (" + describe_age(info.built) + ")";
   if (!info.version.empty()) out += ", version " + info.version;
   return out;
 }
@@ -162,7 +154,7 @@ int run_info(std::span<char* const> args) {
   std::printf("database:   %s\n", info.directory.c_str());
   std::printf("signatures: %u\n", info.signatures);
   if (!info.version.empty()) std::printf("version:    %s\n", info.version.c_str());
-  std::printf("built:      %s (%s)\n", format_utc(info.built).c_str(), describe_age(info.built).c_str());
+  std::printf("built:      %s (%s)\n", antivirus::format_utc(info.built).c_str(), describe_age(info.built).c_str());
   if (!(*scanner)->stale().empty()) {
     std::printf("status:     stale: %s; every scan is not_scanned\n", (*scanner)->stale().c_str());
     return kExitNegative;

@@ -4,9 +4,10 @@
 // matchers, libmagic's database, the antivirus engine) and before it reads
 // its first object, in this order:
 //
-//   1. a new network namespace (no interfaces but a down loopback): as root
-//      directly, otherwise inside a new user namespace where the kernel
-//      allows one;
+//   1. a new network namespace (no interfaces but a down loopback) and a
+//      new mount namespace with a private tmpfs on its temporary directory:
+//      as root directly, otherwise inside a new user namespace where the
+//      kernel allows one;
 //   2. chroot into its own temporary directory (as root, or in that user
 //      namespace), so the only files it can name are its own;
 //   3. as root: setgroups(0), setgid, setuid to the unprivileged user;

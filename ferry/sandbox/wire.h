@@ -6,9 +6,9 @@
 //
 //   ferryd -> worker   setup    + fd: the policy document (a sealed memfd)
 //   worker -> ferryd   ready    what it loaded, and how it is confined
-//   ferryd -> worker   request  + fds: the object (read-only), an empty memfd
-//                               for the rebuilt object
-//   worker -> ferryd   answer   the verdict, and what the memfd now holds
+//   ferryd -> worker   request  + fd: the object (read-only)
+//   worker -> ferryd   answer   the verdict; + fd: the rebuilt object, a
+//                               sealed memfd, when there is one
 //
 // Encoding (little endian): u8 message type, then the fields in the order
 // of the structs below; a string is u32 length + bytes, a list is u32 count

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,9 +61,13 @@ struct WorkerPolicy {
   std::string dir;
 };
 
+namespace detail {
+struct Packet;
+}
+
 struct Examined {
   Answer answer;       // re-checked; reasons say worker.* when the worker failed
-  fs::Fd output;       // when answer.has_output: the rebuilt object (a memfd, offset 0)
+  fs::Fd output;       // when answer.has_output: the rebuilt object (a sealed memfd)
   // Set when the worker failed on this object (crash, timeout, bad answer):
   // what the caller audits as the worker incident.
   std::optional<std::string> incident;
@@ -90,6 +95,18 @@ class Worker {
   Examined examine(Role role, const policy::Policy& policy, std::string_view channel, std::string_view name, int fd,
                    std::uint64_t size);
 
+  // Many objects, answered in order, with requests sent ahead of the
+  // answers; each object has its own time, counted from when the worker
+  // reaches it. A failure is charged to the object the worker was on, and
+  // the others go again to a fresh worker.
+  struct WorkItem {
+    std::string channel;
+    std::string name;
+    int fd = -1;
+    std::uint64_t size = 0;
+  };
+  std::vector<Examined> examine_batch(Role role, const policy::Policy& policy, std::span<const WorkItem> items);
+
   // Starts a worker now (rather than on the first object), to report its
   // confinement and antivirus state at start-up; the problem if it fails.
   crypto::Status start();
@@ -107,6 +124,9 @@ class Worker {
 
  private:
   crypto::Status spawn();
+  bool should_retire();
+  Examined check_answer(Role role, const policy::Policy& policy, const WorkItem& item, std::uint64_t seq,
+                        detail::Packet& packet);
   // Waits for the process after its socket closed or it was killed; the
   // description of how it ended.
   std::string reap(bool killed);
@@ -119,7 +139,6 @@ class Worker {
   std::string dir_;  // this worker's directory
   unsigned used_ = 0;
   std::uint64_t seq_ = 0;
-  std::uint64_t spawned_ = 0;
   WorkerStats stats_;
   std::string confinement_;
   std::string antivirus_;

@@ -70,6 +70,7 @@ TwoSides::TwoSides(TwoSidesOptions options) : options_(std::move(options)) {
       replace_once(text, "  transport: unix", "  transport: unix\n" + options_.link_extra);
     }
     text += "\ningest: { settle_ms: " + std::to_string(options_.settle.count()) + ", rescan_seconds: 1 }\n";
+    text += options_.config_extra;
     spit(config(w), text);
   }
   for (const char* who : {"outer", "inner", "sysadmin", "secadmin", "secadmin2", "auditor"}) {

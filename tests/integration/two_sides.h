@@ -30,6 +30,8 @@ struct TwoSidesOptions {
   std::string inner_root;
   // Extra YAML appended to both configs' `link:` section (e.g. "  keepalive_seconds: 1\n").
   std::string link_extra;
+  // Extra YAML appended to both configs (e.g. a `worker:` section).
+  std::string config_extra;
 };
 
 class TwoSides {

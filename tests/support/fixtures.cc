@@ -13,7 +13,11 @@
 #include <memory>
 #include <stdexcept>
 
+#include "tests/support/image_codecs.h"
+
 namespace ferry::test {
+
+using namespace image_codecs;
 
 namespace {
 
@@ -166,24 +170,7 @@ std::string column_name(std::size_t index) {
 
 // ---- images ----
 
-struct PngWriter {
-  png_structp png = nullptr;
-  png_infop info = nullptr;
-  ~PngWriter() { png_destroy_write_struct(&png, &info); }
-};
 
-void png_append(png_structp png, png_bytep data, png_size_t length) {
-  static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), length);
-}
-
-void png_no_flush(png_structp) {}
-
-struct JpegError {
-  jpeg_error_mgr mgr;
-  std::jmp_buf jump;
-};
-
-void jpeg_fail(j_common_ptr cinfo) { std::longjmp(reinterpret_cast<JpegError*>(cinfo->err)->jump, 1); }
 
 std::vector<unsigned char> gradient_row(unsigned width, unsigned y) {
   std::vector<unsigned char> row(static_cast<std::size_t>(width) * 3);

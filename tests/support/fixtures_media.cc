@@ -18,8 +18,11 @@
 #include <string_view>
 
 #include "tests/support/fixtures.h"
+#include "tests/support/image_codecs.h"
 
 namespace ferry::test {
+
+using namespace image_codecs;
 
 namespace {
 
@@ -119,26 +122,9 @@ std::vector<PngChunk> png_chunks(const std::string& png) {
   return out;
 }
 
-struct PngWriter {
-  png_structp png = nullptr;
-  png_infop info = nullptr;
-  ~PngWriter() { png_destroy_write_struct(&png, &info); }
-};
-
-void png_append(png_structp png, png_bytep data, png_size_t length) {
-  static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), length);
-}
-
-void png_no_flush(png_structp) {}
 
 // ---- JPEG ----
 
-struct JpegError {
-  jpeg_error_mgr mgr;
-  std::jmp_buf jump;
-};
-
-void jpeg_fail(j_common_ptr cinfo) { std::longjmp(reinterpret_cast<JpegError*>(cinfo->err)->jump, 1); }
 
 std::string jpeg_segment(unsigned marker, const std::string& body) {
   std::string s = "\xFF";

@@ -121,14 +121,6 @@ crypto::Result<SignatureFiles> list_signature_files(const std::string& directory
   return out;
 }
 
-std::string format_utc(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
-}
 
 long long whole_days(std::chrono::system_clock::duration d) {
   return std::chrono::duration_cast<std::chrono::hours>(d).count() / 24;
@@ -166,6 +158,16 @@ std::string pseudo_random_bytes(std::size_t size) {
 }
 
 }  // namespace
+
+std::string format_utc(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
 
 struct Scanner::Engine {
   cl_engine* engine = nullptr;

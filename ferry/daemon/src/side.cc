@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -165,6 +166,11 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     Result<spool::DeliveredIds> ids = spool::DeliveredIds::open(spool_->delivered_ids_dir());
     if (!ids.ok()) return ids.error();
     delivered_ = std::make_unique<spool::DeliveredIds>(std::move(ids).value());
+    // Directories of workers a previous ferryd left behind (killed with it).
+    {
+      std::error_code ec;
+      std::filesystem::remove_all(config_.spool.dir + "/worker", ec);
+    }
     worker_ = make_worker(policy_text_);
     note(audit::Event{"side.started", audit::Severity::notice, {}}
              .with("pid", std::to_string(::getpid()))
@@ -721,7 +727,10 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // touches no scanner, so each scanner is only ever used by one thread at a
   // time; the spool is shared (spool.h says what may run concurrently).
   void scan_sources() {
-    if (ingesting_) return;  // taken() schedules the next scan
+    // taken() and examined() schedule the next scan. At most two batches
+    // wait for the worker: taking goes on while one is examined, and no
+    // further.
+    if (ingesting_ || examining_ >= 2) return;
     if (enough_queued()) {
       schedule_scan(std::chrono::milliseconds(10));
       return;
@@ -753,15 +762,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       asio::post(ingest_thread_, [this, &sc, batch = std::move(batch), policy = policy_, worker = worker_]() mutable {
         std::vector<Result<spool::ObjectRecord>> results = sc.scanner->take_batch(
             batch, *spool_, [&](spool::ObjectRecord& r, State& st) { classify(*policy, r, st); });
-        // The content stages, on the spool's copy: what is inspected is
-        // exactly what will be sent, whatever happens to the source file.
-        std::vector<spool::ObjectRecord> incoming;
-        for (const auto& r : results) {
-          if (r.ok() && r->state == State::incoming) incoming.push_back(*r);
-        }
-        std::vector<Inspected> inspected = inspect_batch(*policy, *worker, std::move(incoming));
-        asio::post(io_, [this, &sc, batch = std::move(batch), results = std::move(results),
-                         inspected = std::move(inspected)] { taken(sc, batch, results, inspected); });
+        asio::post(io_, [this, &sc, batch = std::move(batch), results = std::move(results), policy, worker] {
+          taken(sc, batch, results, policy, worker);
+        });
       });
       return;
     }
@@ -769,16 +772,42 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   void taken(SourceChannel& sc, const std::vector<spool::Candidate>& batch,
-             const std::vector<Result<spool::ObjectRecord>>& results, const std::vector<Inspected>& inspected) {
+             const std::vector<Result<spool::ObjectRecord>>& results, std::shared_ptr<const policy::Policy> policy,
+             std::shared_ptr<sandbox::Worker> worker) {
     ingesting_ = false;
+    std::vector<spool::ObjectRecord> incoming;
     for (std::size_t k = 0; k < batch.size(); ++k) {
       if (!results[k].ok()) {
         // Gone or changed since the scan: the next scan sees it as it is now.
         error_event("source.take_failed", sc.dir + "/" + batch[k].relative_path + ": " + results[k].error().message);
         continue;
       }
-      if (results[k]->state != State::incoming) ingested(*results[k], nullptr);
+      if (results[k]->state != State::incoming) {
+        ingested(*results[k], nullptr);
+      } else {
+        incoming.push_back(*results[k]);
+      }
     }
+    // The content stages, on the spool's copy: what is examined is exactly
+    // what will be sent, whatever happens to the source file. On the
+    // examine thread, so that the next batch is taken meanwhile.
+    if (!incoming.empty()) {
+      ++examining_;
+      asio::post(examine_thread_, [this, incoming = std::move(incoming), policy, worker]() mutable {
+        std::vector<Inspected> inspected = inspect_batch(*policy, *worker, std::move(incoming));
+        asio::post(io_, [this, inspected = std::move(inspected)] { examined(inspected); });
+      });
+    }
+    if (sc.pending.empty()) sc.scanner->tidy();
+    if (stopping_) return;
+    bool more = false;
+    for (const SourceChannel& s : sources_) more = more || !s.pending.empty();
+    schedule_next_scan(more);
+  }
+
+  // A batch back from the worker: moved to outgoing or quarantine.
+  void examined(const std::vector<Inspected>& inspected) {
+    --examining_;
     if (!inspected.empty() && !inspected.front().marker_problem.empty()) {
       error_event("inspect.marker_failed", inspected.front().marker_problem);
     }
@@ -792,8 +821,8 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       worker_incident(i);
       ingested(*i.moved, &i);
     }
-    if (sc.pending.empty()) sc.scanner->tidy();
-    if (stopping_) return;
+    if (stopping_ || ingesting_) return;  // taken() schedules the next scan
+    // scan_sources() may have stood back while two batches were out.
     bool more = false;
     for (const SourceChannel& s : sources_) more = more || !s.pending.empty();
     schedule_next_scan(more);
@@ -828,8 +857,8 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
 
   // The content stages (pipeline/inspect.h) over objects in incoming, each
   // read from the spool, then their moves to outgoing or quarantine as one
-  // group commit. Runs on the ingest thread: the inspector (libmagic's
-  // handle) is only ever used there, one batch at a time.
+  // group commit. Runs on the examine thread, the only user of the worker,
+  // one batch at a time.
   // `alone`: 0 for a batch, else which time this single object is inspected
   // on its own after a stop during its inspection (spool/inspection_marker.h).
   std::vector<Inspected> inspect_batch(const policy::Policy& policy, sandbox::Worker& worker,
@@ -845,50 +874,62 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     if (Status st = spool::write_inspection_marker(config_.spool.dir, marker); !st.ok()) {
       marker_problem = st.error().message;
     }
-    for (spool::ObjectRecord& r : records) {
-      Inspected i{r, {}, make_error(Errc::internal, "not moved"), {}, {}, {}, {}, false, {}, {}};
-      std::vector<pipeline::Reason> why_not;
-      const pipeline::Context ctx{policy, side_, pipeline::Role::sending};
+    // Every byte of the objects is parsed in the sandboxed worker, the
+    // batch's requests sent ahead of its answers.
+    const pipeline::Context ctx{policy, side_, pipeline::Role::sending};
+    std::vector<std::vector<pipeline::Reason>> why_not(records.size());
+    std::vector<fs::Fd> fds(records.size());
+    std::vector<sandbox::Worker::WorkItem> items;
+    std::vector<std::size_t> item_of(records.size(), SIZE_MAX);
+    for (std::size_t k = 0; k < records.size(); ++k) {
+      const spool::ObjectRecord& r = records[k];
       const std::string data = spool_->data_path(r.id, State::incoming);
+      if (std::optional<pipeline::Reason> why = pipeline_.run({r.channel, r.path, r.size, data}, ctx)) {
+        why_not[k].push_back(std::move(*why));  // the policy changed since it was taken
+        continue;
+      }
+      fds[k] = fs::Fd(::open(data.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+      struct stat st;
+      if (!fds[k].valid() || ::fstat(fds[k].get(), &st) != 0) {
+        why_not[k].push_back({"object.unreadable", data + ": " + std::strerror(errno)});
+        continue;
+      }
+      item_of[k] = items.size();
+      items.push_back({r.channel, r.path, fds[k].get(), static_cast<std::uint64_t>(st.st_size)});
+    }
+    std::vector<sandbox::Examined> examined = worker.examine_batch(sandbox::Role::send, policy, items);
+    for (std::size_t k = 0; k < records.size(); ++k) {
+      spool::ObjectRecord& r = records[k];
+      Inspected i{r, {}, make_error(Errc::internal, "not moved"), {}, {}, {}, {}, false, {}, {}};
       std::optional<crypto::Sm3Digest> new_sm3;
       std::uint64_t new_size = 0;
-      if (std::optional<pipeline::Reason> why = pipeline_.run({r.channel, r.path, r.size, data}, ctx)) {
-        why_not.push_back(std::move(*why));  // the policy changed since it was taken
-      } else {
-        fs::Fd fd(::open(data.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-        struct stat st;
-        if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
-          why_not.push_back({"object.unreadable", data + ": " + std::strerror(errno)});
-        } else {
-          // Every byte of the object is parsed in the sandboxed worker.
-          sandbox::Examined ex = worker.examine(sandbox::Role::send, policy, r.channel, r.path, fd.get(),
-                                                static_cast<std::uint64_t>(st.st_size));
-          i.type = ex.answer.type;
-          i.removed = ex.answer.removed;
-          i.masked = ex.answer.masked;
-          i.antivirus = describe_av(ex.answer);
-          i.incident = ex.incident;
-          if (ex.incident && !ex.answer.reasons.empty()) i.incident_code = ex.answer.reasons.front().code;
-          for (const sandbox::WireReason& w : ex.answer.reasons) why_not.push_back({w.code, w.detail});
-          if (why_not.empty() && ex.output.valid()) {
-            // The object to send is the rebuilt one: it replaces the
-            // spool's copy before the move commits its new size and SM3. A
-            // crash in between leaves the rebuilt bytes in incoming with the
-            // old record, and they are examined again after the restart
-            // (rebuilding a rebuilt object changes nothing that matters).
-            if (Status s = replace_incoming_data(r.id, ex.output.get(), ex.answer.output_size); !s.ok()) {
-              i.moved = s.error();  // stays in incoming; retried after a restart
-              out.push_back(std::move(i));
-              continue;
-            }
-            new_sm3 = ex.answer.output_sm3;
-            new_size = ex.answer.output_size;
-            i.rebuilt = true;
+      if (item_of[k] != SIZE_MAX) {
+        sandbox::Examined& ex = examined[item_of[k]];
+        i.type = ex.answer.type;
+        i.removed = ex.answer.removed;
+        i.masked = ex.answer.masked;
+        i.antivirus = describe_av(ex.answer);
+        i.incident = ex.incident;
+        if (ex.incident && !ex.answer.reasons.empty()) i.incident_code = ex.answer.reasons.front().code;
+        for (const sandbox::WireReason& w : ex.answer.reasons) why_not[k].push_back({w.code, w.detail});
+        if (why_not[k].empty() && ex.output.valid()) {
+          // The object to send is the rebuilt one: it replaces the
+          // spool's copy before the move commits its new size and SM3. A
+          // crash in between leaves the rebuilt bytes in incoming with the
+          // old record, and they are examined again after the restart
+          // (rebuilding a rebuilt object changes nothing that matters).
+          if (Status s = replace_incoming_data(r.id, ex.output.get(), ex.answer.output_size); !s.ok()) {
+            i.moved = s.error();  // stays in incoming; retried after a restart
+            out.push_back(std::move(i));
+            continue;
           }
+          new_sm3 = ex.answer.output_sm3;
+          new_size = ex.answer.output_size;
+          i.rebuilt = true;
         }
       }
       std::vector<spool::Reason> reasons;
-      for (const pipeline::Reason& why : why_not) reasons.push_back(record_reason(why));
+      for (const pipeline::Reason& why : why_not[k]) reasons.push_back(record_reason(why));
       if (reasons.empty()) {
         moves.push_back({r.id, State::incoming, State::outgoing, [new_sm3, new_size](spool::ObjectRecord& rec) {
                            rec.verdict = "accepted";
@@ -965,7 +1006,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   // The sandboxed worker for a policy: a new one with every admitted
-  // policy, used on the ingest thread only.
+  // policy, used on the examine thread only.
   std::shared_ptr<sandbox::Worker> make_worker(const std::string& text, bool start_now = true) {
     sandbox::WorkerOptions o;
     const config::WorkerConfig& w = config_.worker;
@@ -991,9 +1032,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     dir = slash == std::string::npos ? "." : dir.substr(0, slash);
     auto worker = std::make_shared<sandbox::Worker>(o, sandbox::WorkerPolicy{text, policy_->source, dir});
     if (!start_now) return worker;
-    // Started now, on the ingest thread, so that its confinement and its
+    // Started now, on the examine thread, so that its confinement and its
     // antivirus engine are reported before the first object.
-    asio::post(ingest_thread_, [this, worker, serial = policy_->serial] {
+    asio::post(examine_thread_, [this, worker, serial = policy_->serial] {
       Status s = worker->start();
       asio::post(io_, [this, s, serial, confinement = worker->confinement(), av = worker->antivirus(),
                        loaded = worker->antivirus_loaded()] {
@@ -1020,19 +1061,19 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // database that fails is refused and the running engine stays in service.
   void refresh_worker() {
     std::shared_ptr<sandbox::Worker> candidate = make_worker(policy_text_, false);
-    asio::post(ingest_thread_, [this, candidate] {
+    asio::post(examine_thread_, [this, candidate] {
       Status s = candidate->start();
       asio::post(io_, [this, candidate, s] {
         const bool better = s.ok() && (candidate->antivirus_loaded() || !config_.antivirus);
         if (!better && s.ok() && worker_antivirus_loaded_) {
           note(audit::Event{"antivirus.reload_refused", audit::Severity::error, {}}
                    .with("detail", candidate->antivirus() + "; the engine loaded before stays in service"));
-          asio::post(ingest_thread_, [candidate] { candidate->stop(); });
+          asio::post(examine_thread_, [candidate] { candidate->stop(); });
           return;
         }
         if (!s.ok()) {
           note(audit::Event{"worker.unavailable", audit::Severity::error, {}}.with("detail", s.error().message));
-          asio::post(ingest_thread_, [candidate] { candidate->stop(); });
+          asio::post(examine_thread_, [candidate] { candidate->stop(); });
           return;
         }
         worker_ = candidate;
@@ -1049,7 +1090,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
 
   // Received objects go through the worker once more (sandbox::Role::receive:
   // type and archive stages, no active content where the channel
-  // sanitizes) before delivery; a batch at a time on the ingest thread.
+  // sanitizes) before delivery; a batch at a time on the examine thread.
   void check_received() {
     if (checking_ || to_check_.empty() || stopping_) return;
     std::vector<spool::ObjectRecord> records;
@@ -1060,8 +1101,11 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     }
     if (records.empty()) return;
     checking_ = true;
-    asio::post(ingest_thread_, [this, records = std::move(records), policy = policy_, worker = worker_]() mutable {
+    asio::post(examine_thread_, [this, records = std::move(records), policy = policy_, worker = worker_]() mutable {
       std::vector<std::pair<spool::ObjectRecord, sandbox::Examined>> checked;
+      std::vector<fs::Fd> fds;
+      std::vector<sandbox::Worker::WorkItem> items;
+      std::vector<std::size_t> item_of;
       for (spool::ObjectRecord& r : records) {
         sandbox::Examined ex;
         const std::string data = spool_->data_path(r.id, State::received);
@@ -1069,11 +1113,17 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         struct stat st;
         if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
           ex.answer.reasons.push_back({"object.unreadable", data + ": " + std::strerror(errno)});
+          item_of.push_back(SIZE_MAX);
         } else {
-          ex = worker->examine(sandbox::Role::receive, *policy, r.channel, r.path, fd.get(),
-                               static_cast<std::uint64_t>(st.st_size));
+          item_of.push_back(items.size());
+          items.push_back({r.channel, r.path, fd.get(), static_cast<std::uint64_t>(st.st_size)});
+          fds.push_back(std::move(fd));
         }
         checked.emplace_back(std::move(r), std::move(ex));
+      }
+      std::vector<sandbox::Examined> examined = worker->examine_batch(sandbox::Role::receive, *policy, items);
+      for (std::size_t k = 0; k < checked.size(); ++k) {
+        if (item_of[k] != SIZE_MAX) checked[k].second = std::move(examined[item_of[k]]);
       }
       asio::post(io_, [this, checked = std::move(checked)]() mutable { received_checked(checked); });
     });
@@ -1260,7 +1310,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   // Objects found in incoming at start (taken before a crash, not yet
-  // inspected): inspected on the ingest thread like a fresh batch.
+  // inspected): examined on the examine thread like a fresh batch.
   // Suspects from an inspection marker go first, one at a time.
   void inspect_incoming() {
     std::vector<spool::ObjectRecord> records;
@@ -1278,7 +1328,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       if (r.ok()) records.push_back(std::move(*r));
     }
     if (records.empty()) return;
-    asio::post(ingest_thread_, [this, records = std::move(records), alone, policy = policy_,
+    asio::post(examine_thread_, [this, records = std::move(records), alone, policy = policy_,
                                 worker = worker_]() mutable {
       std::vector<Inspected> inspected = inspect_batch(*policy, *worker, std::move(records), alone);
       asio::post(io_, [this, inspected = std::move(inspected)] {
@@ -1673,7 +1723,8 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     // A batch on the ingest thread is finished and its results noted (its
     // objects are committed either way; a restart would only lose the audit
     // lines). A batch is at most kBatch files or kBatchBytes.
-    if (ingesting_ || (transport_->queued_bytes() > 0 && std::chrono::steady_clock::now() < drain_deadline_)) {
+    if (ingesting_ || examining_ > 0 || checking_ ||
+        (transport_->queued_bytes() > 0 && std::chrono::steady_clock::now() < drain_deadline_)) {
       auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(10));
       t->async_wait([this, t](const boost::system::error_code&) { finish_stop(); });
       return;
@@ -1695,7 +1746,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   std::shared_ptr<const policy::Policy> policy_;
   std::string policy_signer_;  // AdmittedPolicy::signer of policy_
   std::string policy_text_;    // AdmittedPolicy::text of policy_: what the worker loads
-  // The sandboxed worker for policy_, replaced with it; used on the ingest
+  // The sandboxed worker for policy_, replaced with it; used on the examine
   // thread only (a batch holds the pair it started with).
   std::shared_ptr<sandbox::Worker> worker_;
   bool worker_antivirus_loaded_ = false;  // as worker_ reported when it started
@@ -1712,7 +1763,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   std::unique_ptr<link::LinkEngine> engine_;
   std::unique_ptr<hw::FrameTransport> transport_;
   std::deque<spool::ObjectId> to_inspect_, to_check_, to_deliver_;
-  bool checking_ = false;  // a batch of to_check_ is on the ingest thread
+  bool checking_ = false;  // a batch of to_check_ is on the examine thread
   // Objects an inspection marker named at start, with the time each is
   // inspected on its own (recover_inspection_marker).
   std::deque<std::pair<spool::ObjectId, unsigned>> suspects_;
@@ -1755,10 +1806,14 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
   std::string last_error_;
   bool ingesting_ = false;
+  int examining_ = 0;  // batches posted to examine_thread_ and not back yet
   std::size_t next_source_ = 0;
   // Declared last, so destroyed first: its destructor waits for the batch
   // under way, which uses the spool and the scanners above.
   asio::thread_pool ingest_thread_{1};
+  // The only thread that uses the worker: inspection of taken batches, the
+  // receiving side's check, worker start-up.
+  asio::thread_pool examine_thread_{1};
 };
 
 }  // namespace

@@ -226,21 +226,11 @@ class OfdDisarm {
 }  // namespace
 
 crypto::Result<Rebuilt> rebuild_ofd(std::string_view bytes, const Limits& limits) {
-  crypto::Result<package::Package> pkg = package::read_package(bytes, limits, "OFD package");
-  if (!pkg) return pkg.error();
-  OfdDisarm disarm(*pkg);
-  if (crypto::Status st = disarm.run(true); !st) return st.error();
-  crypto::Result<std::string> zip = package::write_package(disarm.kept(), limits);
-  if (!zip) return zip.error();
-  return Rebuilt{std::move(*zip), std::move(disarm.findings)};
+  return package::rebuild_with<OfdDisarm>(bytes, limits, "OFD package");
 }
 
 crypto::Result<std::vector<std::string>> find_active_ofd(std::string_view bytes, const Limits& limits) {
-  crypto::Result<package::Package> pkg = package::read_package(bytes, limits, "OFD package");
-  if (!pkg) return pkg.error();
-  OfdDisarm disarm(*pkg);
-  if (crypto::Status st = disarm.run(false); !st) return st.error();
-  return std::move(disarm.findings);
+  return package::find_with<OfdDisarm>(bytes, limits, "OFD package");
 }
 
 }  // namespace ferry::disarm

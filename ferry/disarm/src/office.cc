@@ -782,21 +782,11 @@ crypto::Result<Rebuilt> rebuild_ooxml(policy::FileType type, std::string_view by
   if (type != policy::FileType::docx && type != policy::FileType::xlsx && type != policy::FileType::pptx) {
     return make_error(Errc::invalid_argument, "rebuild_ooxml: not an OOXML type: " + std::string(policy::to_string(type)));
   }
-  crypto::Result<package::Package> pkg = package::read_package(bytes, limits, "OOXML package");
-  if (!pkg) return pkg.error();
-  OoxmlDisarm disarm(*pkg);
-  if (crypto::Status st = disarm.run(true); !st) return st.error();
-  crypto::Result<std::string> zip = package::write_package(disarm.kept(), limits);
-  if (!zip) return zip.error();
-  return Rebuilt{std::move(*zip), std::move(disarm.findings)};
+  return package::rebuild_with<OoxmlDisarm>(bytes, limits, "OOXML package");
 }
 
 crypto::Result<std::vector<std::string>> find_active_ooxml(std::string_view bytes, const Limits& limits) {
-  crypto::Result<package::Package> pkg = package::read_package(bytes, limits, "OOXML package");
-  if (!pkg) return pkg.error();
-  OoxmlDisarm disarm(*pkg);
-  if (crypto::Status st = disarm.run(false); !st) return st.error();
-  return std::move(disarm.findings);
+  return package::find_with<OoxmlDisarm>(bytes, limits, "OOXML package");
 }
 
 }  // namespace ferry::disarm

@@ -142,4 +142,29 @@ struct Edits {
   void apply();
 };
 
+// ---- the two entry points every package format has ----
+
+// A disarm pass over a package: Disarm(Package&) reads it, run(bool modify)
+// finds (and with modify, takes out) the active content into `findings`,
+// kept() lists the parts to write.
+template <class Disarm>
+crypto::Result<Rebuilt> rebuild_with(std::string_view bytes, const Limits& limits, std::string_view what) {
+  crypto::Result<Package> pkg = read_package(bytes, limits, what);
+  if (!pkg) return pkg.error();
+  Disarm disarm(*pkg);
+  if (crypto::Status st = disarm.run(true); !st) return st.error();
+  crypto::Result<std::string> zip = write_package(disarm.kept(), limits);
+  if (!zip) return zip.error();
+  return Rebuilt{std::move(*zip), std::move(disarm.findings)};
+}
+
+template <class Disarm>
+crypto::Result<std::vector<std::string>> find_with(std::string_view bytes, const Limits& limits, std::string_view what) {
+  crypto::Result<Package> pkg = read_package(bytes, limits, what);
+  if (!pkg) return pkg.error();
+  Disarm disarm(*pkg);
+  if (crypto::Status st = disarm.run(false); !st) return st.error();
+  return std::move(disarm.findings);
+}
+
 }  // namespace ferry::disarm::package

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -81,7 +82,7 @@ crypto::Status install_syscall_filter() {
       // the two descriptors and the socket
       "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "close", "recvmsg", "sendmsg",
       "fstat", "newfstatat", "fstatat64", "statx", "stat", "lstat", "fstatfs", "ftruncate", "fsync", "fdatasync",
-      "fcntl", "dup", "dup2", "dup3",
+      "fcntl", "dup", "dup2", "dup3", "memfd_create",
       // memory (mmap and mprotect: never executable, below)
       "brk", "munmap", "mremap", "madvise",
       // the antivirus engine's temporary files, inside the worker's own directory
@@ -153,20 +154,36 @@ crypto::Result<Confined> confine(const Confinement& c) {
     }
   }
 
-  // 1. Network namespace.
+  // 1. Network and mount namespaces.
   bool in_userns = false;
+  bool own_mounts = false;
   if (root) {
     if (::unshare(CLONE_NEWNET) == 0) say("network namespace");
+    own_mounts = ::unshare(CLONE_NEWNS) == 0;
   } else {
     const uid_t outer_uid = ::getuid();
     const gid_t outer_gid = ::getgid();
-    if (::unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS) == 0) {
       in_userns = true;
+      own_mounts = true;
       // Map ourselves so that files we create keep our owner outside.
       write_text("/proc/self/setgroups", "deny");
       write_text("/proc/self/uid_map", std::to_string(outer_uid) + " " + std::to_string(outer_uid) + " 1");
       write_text("/proc/self/gid_map", std::to_string(outer_gid) + " " + std::to_string(outer_gid) + " 1");
       say("user and network namespaces");
+    }
+  }
+  // The temporary files (the antivirus engine makes a directory per scan
+  // and unpacks archive members there) on a tmpfs of the worker's own:
+  // bounded in size, gone with the process, and a mkdir costs microseconds
+  // instead of a journal commit. Mounts stay inside our mount namespace.
+  if (own_mounts && !c.root.empty()) {
+    const std::string tmp = c.root + "/tmp";
+    std::string options = "size=" + std::to_string(c.max_output) + ",mode=0700";
+    if (root) options += ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+        ::mount("tmpfs", tmp.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) == 0) {
+      say("private tmpfs for temporary files");
     }
   }
 

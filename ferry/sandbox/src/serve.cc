@@ -169,28 +169,52 @@ int serve(int sock, const ExamineFn& examine) {
   ready.confinement = confined->description;
   if (detail::send_packet(sock, encode(ready)) != 0) return 3;
 
+  std::string small;  // objects up to kReadLimit are read, larger ones mapped
+  constexpr std::uint64_t kReadLimit = 1 << 20;
   for (;;) {
     if (int e = detail::receive_packet(sock, p); e != 0) return e == ECONNRESET ? 0 : 3;
     crypto::Result<Request> req = decode_request(p.bytes);
-    if (!req.ok() || p.fds.size() != 2) return 3;
+    if (!req.ok() || p.fds.size() != 1) return 3;
     const int in_fd = p.fds[0].get();
-    const int out_fd = p.fds[1].get();
     struct stat st;
     if (::fstat(in_fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) != req->size) return 3;
     void* map = nullptr;
-    if (req->size > 0) {
+    std::string_view bytes;
+    if (req->size <= kReadLimit) {
+      // A read is cheaper than a mapping for a small object (no page-table
+      // work, no TLB shootdown on unmap).
+      small.resize(static_cast<std::size_t>(req->size));
+      std::size_t got = 0;
+      while (got < small.size()) {
+        const ssize_t n = ::pread(in_fd, small.data() + got, small.size() - got, static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 3;
+        got += static_cast<std::size_t>(n);
+      }
+      bytes = small;
+    } else {
       map = ::mmap(nullptr, static_cast<std::size_t>(req->size), PROT_READ, MAP_PRIVATE, in_fd, 0);
       if (map == MAP_FAILED) return 3;
+      bytes = std::string_view(static_cast<const char*>(map), static_cast<std::size_t>(req->size));
     }
-    const std::string_view bytes(static_cast<const char*>(map), static_cast<std::size_t>(req->size));
     std::string output;
     Answer a = examine ? examine(**examiner, *req, bytes, &output)
                        : (*examiner)->examine(req->role, req->channel, req->name, bytes, &output);
     if (map != nullptr) ::munmap(map, static_cast<std::size_t>(req->size));
-    if (a.seq == 0) a.seq = req->seq;  // the examiner leaves it to us
-    if (a.has_output && !write_all(out_fd, output)) return 3;
     p.fds.clear();
-    if (detail::send_packet(sock, encode(a)) != 0) return 3;
+    if (a.seq == 0) a.seq = req->seq;  // the examiner leaves it to us
+    if (!a.has_output) {
+      if (detail::send_packet(sock, encode(a)) != 0) return 3;
+      continue;
+    }
+    // The rebuilt object: a memory file of its own, sealed so that what
+    // ferryd checks is what it sends.
+    fs::Fd out(::memfd_create("ferry-rebuilt", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!out.valid() || !write_all(out.get(), output) ||
+        ::fcntl(out.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+      return 3;
+    }
+    if (detail::send_packet(sock, encode(a), {out.get()}) != 0) return 3;
   }
 }
 

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -219,7 +221,10 @@ crypto::Status Worker::spawn() {
   discard(true);
   ++stats_.started;
   if (crypto::Status s = fs::make_directories(options_.work_dir, 0700); !s.ok()) return s;
-  dir_ = options_.work_dir + "/worker-" + std::to_string(::getpid()) + "-" + std::to_string(++spawned_);
+  // Unique in the process: a side has two Workers for a moment after a
+  // policy reload, both under the same work_dir.
+  static std::atomic<std::uint64_t> serial{0};
+  dir_ = options_.work_dir + "/worker-" + std::to_string(::getpid()) + "-" + std::to_string(++serial);
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
   if (::mkdir(dir_.c_str(), 0700) != 0) return make_error(Errc::io, "mkdir " + dir_ + ": " + errno_text(errno));
@@ -318,133 +323,218 @@ crypto::Status Worker::spawn() {
 
 Examined Worker::examine(Role role, const policy::Policy& policy, std::string_view channel, std::string_view name,
                          int fd, std::uint64_t size) {
-  // A fresh worker after max_use objects, or past half its CPU budget.
-  if (sock_.valid() && (used_ >= options_.max_use ||
-                        cpu_seconds_of(pid_) * 1000 > 2.0 * double(options_.timeout_ceiling.count()))) {
-    discard(false);
-  }
-  if (!sock_.valid()) {
-    if (crypto::Status s = spawn(); !s.ok()) {
-      ++stats_.unavailable;
-      return failed("worker.unavailable", "the inspection worker could not be started, so the object is held: " +
-                                              s.error().message,
-                    s.error().message);
-    }
-  }
-  // Term lists read from files: the worker must have read what ferryd did.
-  for (const policy::TermList& l : policy.lists) {
-    if (!l.file) continue;
-    const std::string want = l.name + "=" + crypto::to_hex(l.file->sm3);
-    if (std::find(lists_.begin(), lists_.end(), want) == lists_.end()) {
-      discard(false);
-      ++stats_.unavailable;
-      const std::string why = "term list '" + l.name + "' (" + l.file->path +
-                              ") changed on disk since the policy was loaded; reload the policy";
-      return failed("worker.unavailable", why, why);
-    }
-  }
-  const policy::Channel* ch = policy.find(channel);
+  const WorkItem item{std::string(channel), std::string(name), fd, size};
+  return std::move(examine_batch(role, policy, std::span<const WorkItem>(&item, 1)).front());
+}
 
-  fs::Fd out(::memfd_create("ferry-object", MFD_CLOEXEC));
-  if (!out.valid()) {
-    return failed("worker.unavailable", "memfd_create: " + errno_text(errno), "memfd_create: " + errno_text(errno));
-  }
-  Request req;
-  req.seq = ++seq_;
-  req.role = role;
-  req.channel = std::string(channel);
-  req.name = std::string(name);
-  req.size = size;
-  const auto timeout = timeout_for(size);
-  const auto crash = [&](const std::string& how) {
-    ++stats_.crashes;
-    const std::string what = "the inspection worker failed on this object: " + how;
-    return failed("worker.crash", what, "worker crash on " + std::string(name) + ": " + how);
+// Whether the running worker should be replaced before more objects go to
+// it: max_use reached, or half its lifetime CPU budget used (read from
+// /proc every 32 objects: the read costs more than a small object).
+bool Worker::should_retire() {
+  if (used_ >= options_.max_use) return true;
+  if (used_ % 32 != 0 || used_ == 0) return false;
+  return cpu_seconds_of(pid_) * 1000 > 2.0 * double(options_.timeout_ceiling.count());
+}
+
+std::vector<Examined> Worker::examine_batch(Role role, const policy::Policy& policy, std::span<const WorkItem> items) {
+  std::vector<Examined> out(items.size());
+  // Requests go out ahead of the answers (up to kWindow), so that the
+  // worker works while ferryd reads an answer: one round trip per object
+  // costs more than a small object's examination. The worker answers in
+  // order; the object it is on is always the oldest unanswered one, which
+  // is the one a crash or a timeout is charged to. The others in flight
+  // are innocent and go again to a fresh worker.
+  constexpr std::size_t kWindow = 16;
+  struct InFlight {
+    std::size_t index;
+    std::uint64_t seq;
   };
-  if (detail::send_packet(sock_.get(), encode(req), {fd, out.get()}) != 0) {
-    return crash(reap(false));
+  std::deque<InFlight> in_flight;
+  std::size_t next_send = 0, answered = 0;
+  auto started = std::chrono::steady_clock::now();  // when the worker got to the oldest in flight
+
+  // Fails the oldest in flight with `failure`, and puts the rest back in the
+  // queue for a fresh worker.
+  auto charge_oldest = [&](Examined failure) {
+    out[in_flight.front().index] = std::move(failure);
+    ++answered;
+    in_flight.pop_front();
+    if (!in_flight.empty()) next_send = in_flight.front().index;
+    in_flight.clear();
+  };
+
+  while (answered < items.size()) {
+    if (in_flight.empty() && sock_.valid() && should_retire()) discard(false);
+    if (!sock_.valid()) {
+      if (crypto::Status s = spawn(); !s.ok()) {
+        for (std::size_t i = next_send; i < items.size(); ++i) {
+          ++stats_.unavailable;
+          out[i] = failed("worker.unavailable",
+                          "the inspection worker could not be started, so the object is held: " + s.error().message,
+                          s.error().message);
+        }
+        break;
+      }
+      // Term lists read from files: the worker must have read what ferryd did.
+      std::string changed;
+      for (const policy::TermList& l : policy.lists) {
+        if (!l.file) continue;
+        const std::string want = l.name + "=" + crypto::to_hex(l.file->sm3);
+        if (std::find(lists_.begin(), lists_.end(), want) == lists_.end()) {
+          changed = "term list '" + l.name + "' (" + l.file->path +
+                    ") changed on disk since the policy was loaded; reload the policy";
+          break;
+        }
+      }
+      if (!changed.empty()) {
+        discard(false);
+        for (std::size_t i = next_send; i < items.size(); ++i) {
+          ++stats_.unavailable;
+          out[i] = failed("worker.unavailable", changed, changed);
+        }
+        break;
+      }
+    }
+    // Top up the window, never past max_use for this worker.
+    bool send_failed = false;
+    while (next_send < items.size() && in_flight.size() < kWindow && used_ + in_flight.size() < options_.max_use) {
+      const WorkItem& it = items[next_send];
+      Request req;
+      req.seq = ++seq_;
+      req.role = role;
+      req.channel = it.channel;
+      req.name = it.name;
+      req.size = it.size;
+      if (detail::send_packet(sock_.get(), encode(req), {it.fd}) != 0) {
+        send_failed = true;
+        break;
+      }
+      if (in_flight.empty()) started = std::chrono::steady_clock::now();
+      in_flight.push_back({next_send, req.seq});
+      ++next_send;
+    }
+    if (in_flight.empty()) {
+      if (send_failed) {
+        // Died before it got a request: nothing to charge; a fresh one.
+        (void)reap(false);
+        continue;
+      }
+      discard(false);  // max_use reached with nothing in flight
+      continue;
+    }
+    const WorkItem& oldest = items[in_flight.front().index];
+    const auto timeout = timeout_for(oldest.size);
+    const auto deadline = started + timeout;
+    struct pollfd p{sock_.get(), POLLIN, 0};
+    int n;
+    do {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      n = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) {
+      discard(true);
+      ++stats_.timeouts;
+      const std::string secs =
+          std::to_string(timeout.count() / 1000) + "." + std::to_string(timeout.count() % 1000 / 100);
+      charge_oldest(failed("worker.timeout",
+                           "the inspection worker did not finish this object within " + secs + " s and was killed",
+                           "worker timeout on " + oldest.name + " after " + secs + " s"));
+      continue;
+    }
+    detail::Packet packet;
+    if (int e = detail::receive_packet(sock_.get(), packet); e != 0) {
+      const std::string how = e == ECONNRESET ? reap(false) : "a malformed message (" + errno_text(e) + ")";
+      if (e != ECONNRESET) discard(true);
+      ++stats_.crashes;
+      charge_oldest(failed("worker.crash", "the inspection worker failed on this object: " + how,
+                           "worker crash on " + oldest.name + ": " + how));
+      continue;
+    }
+    Examined e = check_answer(role, policy, oldest, in_flight.front().seq, packet);
+    if (e.incident) {
+      discard(true);
+      ++stats_.bad_answers;
+      charge_oldest(std::move(e));
+      continue;
+    }
+    ++used_;
+    ++stats_.served;
+    out[in_flight.front().index] = std::move(e);
+    ++answered;
+    in_flight.pop_front();
+    started = std::chrono::steady_clock::now();
   }
-  struct pollfd p{sock_.get(), POLLIN, 0};
-  int n;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  do {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    n = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
-  } while (n < 0 && errno == EINTR);
-  if (n == 0) {
-    discard(true);
-    ++stats_.timeouts;
-    const std::string secs = std::to_string(timeout.count() / 1000) + "." + std::to_string(timeout.count() % 1000 / 100);
-    return failed("worker.timeout",
-                  "the inspection worker did not finish this object within " + secs + " s and was killed",
-                  "worker timeout on " + std::string(name) + " after " + secs + " s");
-  }
-  detail::Packet packet;
-  if (int e = detail::receive_packet(sock_.get(), packet); e != 0) {
-    return crash(e == ECONNRESET ? reap(false) : "a malformed message (" + errno_text(e) + ")");
-  }
+  return out;
+}
+
+// One answer, checked as if the worker were compromised; a failed check is
+// returned as worker.bad_answer with an incident.
+Examined Worker::check_answer(Role role, const policy::Policy& policy, const WorkItem& item, std::uint64_t seq,
+                              detail::Packet& packet) {
   const auto bad = [&](const std::string& why) {
-    discard(true);
-    ++stats_.bad_answers;
     return failed("worker.bad_answer", "the inspection worker's answer does not hold up, so the object is held: " + why,
-                  "worker bad answer on " + std::string(name) + ": " + why);
+                  "worker bad answer on " + item.name + ": " + why);
   };
   crypto::Result<Answer> a = decode_answer(packet.bytes);
   if (!a.ok()) return bad(a.error().message);
-  if (a->seq != req.seq) return bad("it answers request " + std::to_string(a->seq) + ", not " + std::to_string(req.seq));
+  if (a->seq != seq) return bad("it answers request " + std::to_string(a->seq) + ", not " + std::to_string(seq));
+  if (packet.fds.size() != (a->has_output ? 1u : 0u)) return bad("the descriptors do not match the answer");
   for (const WireReason& r : a->reasons) {
     if (!is_token(r.code)) return bad("a reason code that is not a token");
   }
-  ++used_;
-  ++stats_.served;
-
+  const policy::Channel* ch = policy.find(item.channel);
   Examined e;
-  if (a->accepted()) {
-    if (ch == nullptr) return bad("it accepted an object of a channel the policy does not have");
-    const std::optional<FileType> type = file_type_named(a->type);
-    if (!type) return bad("it accepted an object of type '" + a->type + "'");
-    if (!ch->allow_types.empty() &&
-        std::find(ch->allow_types.begin(), ch->allow_types.end(), *type) == ch->allow_types.end()) {
-      return bad("it accepted a " + a->type + ", which channel '" + ch->name + "' does not allow");
-    }
-    if (signature_family(head_of(fd, 1024)) != signature_family(*type)) {
-      return bad("it calls the object a " + a->type + ", and its first bytes say otherwise");
-    }
-    if (role == Role::receive && a->has_output) return bad("it rebuilt an object on the receiving side");
-    if (role == Role::send) {
-      if (ch->antivirus == policy::Antivirus::required && a->av != AvVerdict::clean) {
-        return bad("it accepted an object the channel requires scanned without a clean verdict");
-      }
-      if (ch->antivirus != policy::Antivirus::off && a->av == AvVerdict::none) {
-        return bad("it gave no antivirus verdict for a channel that scans");
-      }
-      if (sanitizes(*ch, *type) && !a->has_output) {
-        return bad("it did not rebuild a " + a->type + " the channel sanitizes");
-      }
-    }
-    if (a->has_output) {
-      struct stat st;
-      if (::fstat(out.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != a->output_size) {
-        return bad("the rebuilt object's size is not what it said");
-      }
-      if (signature_family(head_of(out.get(), 1024)) != signature_family(*type)) {
-        return bad("the rebuilt object's first bytes are not those of a " + a->type);
-      }
-      crypto::Result<crypto::Sm3Digest> d = digest_of(out.get(), a->output_size);
-      if (!d.ok()) return bad(d.error().message);
-      if (*d != a->output_sm3) return bad("the rebuilt object's SM3 is not the one it claimed");
-      if (a->output_size > ch->max_size) {
-        // Not the worker's fault: a rebuild can grow an object.
-        a->reasons.push_back({"size.too_large", "the rebuilt object is " + std::to_string(a->output_size) +
-                                                    " bytes, more than max_size " + std::to_string(ch->max_size) +
-                                                    " of channel '" + ch->name + "'"});
-        a->has_output = false;
-      } else {
-        e.output = std::move(out);
-      }
-    }
-  } else {
+  if (!a->accepted()) {
     a->has_output = false;
+    e.answer = std::move(*a);
+    return e;
+  }
+  if (ch == nullptr) return bad("it accepted an object of a channel the policy does not have");
+  const std::optional<FileType> type = file_type_named(a->type);
+  if (!type) return bad("it accepted an object of type '" + a->type + "'");
+  if (!ch->allow_types.empty() &&
+      std::find(ch->allow_types.begin(), ch->allow_types.end(), *type) == ch->allow_types.end()) {
+    return bad("it accepted a " + a->type + ", which channel '" + ch->name + "' does not allow");
+  }
+  if (signature_family(head_of(item.fd, 1024)) != signature_family(*type)) {
+    return bad("it calls the object a " + a->type + ", and its first bytes say otherwise");
+  }
+  if (role == Role::receive && a->has_output) return bad("it rebuilt an object on the receiving side");
+  if (role == Role::send) {
+    if (ch->antivirus == policy::Antivirus::required && a->av != AvVerdict::clean) {
+      return bad("it accepted an object the channel requires scanned without a clean verdict");
+    }
+    if (ch->antivirus != policy::Antivirus::off && a->av == AvVerdict::none) {
+      return bad("it gave no antivirus verdict for a channel that scans");
+    }
+    if (sanitizes(*ch, *type) && !a->has_output) return bad("it did not rebuild a " + a->type + " the channel sanitizes");
+  }
+  if (a->has_output) {
+    fs::Fd out = std::move(packet.fds.front());
+    struct stat st;
+    if (::fstat(out.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) != a->output_size) {
+      return bad("the rebuilt object's size is not what it said");
+    }
+    // Its own memory file, sealed by the worker against change.
+    const int seals = ::fcntl(out.get(), F_GET_SEALS);
+    if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)) {
+      return bad("the rebuilt object is not a sealed memory file");
+    }
+    if (signature_family(head_of(out.get(), 1024)) != signature_family(*type)) {
+      return bad("the rebuilt object's first bytes are not those of a " + a->type);
+    }
+    crypto::Result<crypto::Sm3Digest> d = digest_of(out.get(), a->output_size);
+    if (!d.ok()) return bad(d.error().message);
+    if (*d != a->output_sm3) return bad("the rebuilt object's SM3 is not the one it claimed");
+    if (a->output_size > ch->max_size) {
+      // Not the worker's fault: a rebuild can grow an object.
+      a->reasons.push_back({"size.too_large", "the rebuilt object is " + std::to_string(a->output_size) +
+                                                  " bytes, more than max_size " + std::to_string(ch->max_size) +
+                                                  " of channel '" + ch->name + "'"});
+      a->has_output = false;
+    } else {
+      e.output = std::move(out);
+    }
   }
   e.answer = std::move(*a);
   return e;

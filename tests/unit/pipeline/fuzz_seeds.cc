@@ -1,6 +1,6 @@
 // Writes the seed files of the sniffer fuzz targets (corpus/pdf, png, jpeg,
-// zip, inspect) from the fixture generators, so that every binary seed in
-// the tree has its generator:
+// zip, inspect; inspect also seeds fuzz_disarm) from the fixture
+// generators, so that every binary seed in the tree has its generator:
 //   build/tests/pipeline_fuzz_seeds tests/unit/pipeline/corpus
 #include <cstdio>
 #include <fstream>
@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
        write(dir + "/inspect/nested.zip", make_zip({entry("in.zip", zip), entry("p.pdf", pdf)})) &&
        write(dir + "/inspect/small.xlsx", make_xlsx({{"a", "b"}})) && write(dir + "/inspect/small.pptx", make_pptx({"s"})) &&
        write(dir + "/inspect/small.docx", docx) && write(dir + "/inspect/small.ofd", ofd) &&
-       write(dir + "/inspect/small.json", R"({"a": [1, "x"]})");
+       write(dir + "/inspect/small.json", R"({"a": [1, "x"]})") &&
+       write(dir + "/inspect/small.jpg", jpeg);  // also fuzz_disarm's seeds (tests/unit/disarm)
   return ok ? 0 : 1;
 }

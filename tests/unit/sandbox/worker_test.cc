@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -151,6 +152,30 @@ TEST_F(WorkerTest, ALoopingWorkerIsKilledAndTheNextObjectGetsAFreshOne) {
   Examined next = run(w, "fine.txt", "fine\n");
   EXPECT_TRUE(next.answer.accepted()) << detail(next);
   EXPECT_EQ(w.stats().started, 2u);
+}
+
+TEST_F(WorkerTest, InABatchOnlyTheCulpritIsChargedAndTheOthersGoToAFreshWorker) {
+  Worker w(options(), worker_policy());
+  const std::vector<std::pair<std::string, std::string>> objects = {
+      {"a.txt", "one\n"}, {"loop.txt", "x\n"}, {"b.txt", "two\n"}, {"segv.txt", "x\n"},
+      {"c.txt", "three\n"}, {"lie-seq.txt", "x\n"}, {"d.txt", "TOP SECRET\n"}, {"e.txt", "five\n"}};
+  std::vector<int> fds;
+  std::vector<Worker::WorkItem> items;
+  for (std::size_t k = 0; k < objects.size(); ++k) {
+    const std::string name = "obj" + std::to_string(k);
+    write(name, objects[k].second);
+    fds.push_back(::open(path(name).c_str(), O_RDONLY | O_CLOEXEC));
+    items.push_back({"files", objects[k].first, fds.back(), objects[k].second.size()});
+  }
+  std::vector<Examined> got = w.examine_batch(Role::send, policy_, items);
+  for (int fd : fds) ::close(fd);
+  ASSERT_EQ(got.size(), objects.size());
+  const std::vector<std::string> expected = {"", "worker.timeout", "", "worker.crash", "", "worker.bad_answer",
+                                             "keyword.match", ""};
+  for (std::size_t k = 0; k < objects.size(); ++k) {
+    EXPECT_EQ(code(got[k]), expected[k]) << objects[k].first << ": " << detail(got[k]);
+  }
+  EXPECT_EQ(w.stats().started, 4u);  // the first, and one after each failure
 }
 
 TEST_F(WorkerTest, TheTimeoutScalesWithSizeBetweenFloorAndCeiling) {
