@@ -244,6 +244,7 @@ int cmd_inspect(std::span<char* const> args) {
   sandbox::WorkerOptions options;
   options.program = sandbox::default_worker_program();
   options.work_dir = work;
+  options.require_chroot = false;  // an officer's dry run, as whoever runs it
   if (const std::optional<std::string> db = parsed->get("av-db")) options.av_database = *db;
   std::uint64_t largest = 0;
   for (const policy::Channel& c : policy.channels) largest = std::max(largest, c.max_size);
@@ -252,6 +253,10 @@ int cmd_inspect(std::span<char* const> args) {
   sandbox::Worker worker(options, sandbox::WorkerPolicy{load.text, *policy_file, policy_dir.empty() ? "." : policy_dir});
   if (crypto::Status s = worker.start(); !s.ok()) {
     return usage_error("inspect", "the inspection worker did not start: " + s.error().message);
+  }
+  if (worker.confinement().find("chroot") == std::string::npos) {
+    std::fprintf(stderr, "ferryctl inspect: note: the worker runs without chroot here (%s)\n",
+                 worker.confinement().c_str());
   }
   const pipeline::Pipeline standard = pipeline::Pipeline::standard();
 

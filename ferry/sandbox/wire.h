@@ -45,6 +45,7 @@ struct Setup {
   std::uint64_t memory = 0;  // RLIMIT_AS headroom beyond the size at start
   std::uint64_t max_output = 0;  // RLIMIT_FSIZE: the largest rebuilt object
   std::uint32_t cpu_seconds = 0;  // RLIMIT_CPU: the process's whole life (ferryd retires it before)
+  bool require_chroot = true;     // refuse to serve where chroot is not possible
 };
 
 struct Ready {

@@ -49,6 +49,9 @@ struct WorkerOptions {
   std::chrono::milliseconds timeout_ceiling{std::chrono::seconds(600)};
   std::chrono::milliseconds setup_timeout{std::chrono::seconds(300)};  // loading a large signature set
   unsigned max_use = 200;
+  // Refuse to run a worker that could not chroot (ferryd); ferryctl inspect
+  // runs one anyway and says so.
+  bool require_chroot = true;
   std::string av_database;  // empty: none configured
   std::chrono::hours av_max_age{24 * 30};
 };
@@ -124,6 +127,7 @@ class Worker {
 
  private:
   crypto::Status spawn();
+  crypto::Status start_process();
   bool should_retire();
   Examined check_answer(Role role, const policy::Policy& policy, const WorkItem& item, std::uint64_t seq,
                         detail::Packet& packet);
@@ -138,6 +142,7 @@ class Worker {
   pid_t pid_ = 0;
   std::string dir_;  // this worker's directory
   unsigned used_ = 0;
+  unsigned cpu_checked_at_ = 0;  // used_ when the worker's CPU time was last read
   std::uint64_t seq_ = 0;
   WorkerStats stats_;
   std::string confinement_;
@@ -149,10 +154,10 @@ class Worker {
 // "ferry-worker" beside the running executable (/proc/self/exe).
 std::string default_worker_program();
 
-// The leading-signature family of an object's bytes ("pdf", "png", "jpeg",
-// "zip", "other"), and the family a type must have: the cheap check ferryd
-// makes itself, with no parser, on what the worker was given and returned.
-std::string_view signature_family(std::string_view head);
-std::string_view signature_family(policy::FileType type);
+// Whether an object's first bytes are those its type must start with (PNG,
+// JPEG and ZIP signatures exactly, "%PDF-" within 1024 bytes, and for text
+// types none of those): the cheap check ferryd makes itself, with no
+// parser, on what the worker was given and what it returned.
+bool leads_as(policy::FileType type, std::string_view head);
 
 }  // namespace ferry::sandbox

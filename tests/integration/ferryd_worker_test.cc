@@ -3,6 +3,8 @@
 // rejected with its worker.* reason and audited, ferryd keeps running, and
 // the objects around it cross.
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -46,6 +48,37 @@ TEST(FerrydWorker, AWorkerThatLoopsCrashesOrEatsMemoryCostsOneObjectNotTheDaemon
   EXPECT_EQ(digest_tree(sides.outbox("docs-in")).count("after.txt"), 1u);
   EXPECT_EQ(sides.stop(Which::outer), 0);
   EXPECT_EQ(sides.stop(Which::inner), 0);
+}
+
+TEST(FerrydWorker, WithoutAWorkerObjectsWaitInTheSpoolAndCrossOnceOneRuns) {
+  // A worker that cannot start is nobody's object's fault: the objects are
+  // held where they are, never passed, never quarantined.
+  TwoSidesOptions options;
+  options.config_extra = "worker:\n  program: /nonexistent/ferry-worker\n";
+  TwoSides sides(options);
+  sides.start_both();
+  drop_file(sides.inbox("docs-in"), "waiting.txt", "an ordinary notice\n");
+  ASSERT_TRUE(TwoSides::wait_until(
+      [&] { return sides.log(Which::outer).find("objects wait in incoming") != std::string::npos; },
+      std::chrono::seconds(30)))
+      << sides.log(Which::outer);
+  EXPECT_EQ(count_files(sides.spool(Which::outer) + "/quarantine"), 0u);
+  EXPECT_EQ(count_files(sides.spool(Which::outer) + "/incoming"), 2u) << "data and record";
+  EXPECT_EQ(count_files(sides.outbox("docs-in")), 0u);
+  // The sysadmin fixes both configs; after a restart the object crosses.
+  for (Which w : {Which::outer, Which::inner}) {
+    EXPECT_EQ(sides.stop(w), 0);
+    std::string config;
+    {
+      std::ifstream in(sides.config(w));
+      config.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    config.erase(config.find("worker:\n"));
+    std::ofstream(sides.config(w), std::ios::trunc) << config;
+  }
+  sides.start_both();
+  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("docs-in")) == 1; }, std::chrono::seconds(60)))
+      << sides.log(Which::outer);
 }
 
 }  // namespace

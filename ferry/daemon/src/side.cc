@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -694,6 +695,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     bool rebuilt = false;              // the object sent is the worker's output, not what was taken
     std::optional<std::string> incident;  // the worker failed on this object
     std::string incident_code;            // worker.crash, worker.timeout...
+    bool retry = false;                   // no worker could be started: left in incoming, tried again later
   };
 
   void watch_source(SourceChannel& sc) {
@@ -811,7 +813,12 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     if (!inspected.empty() && !inspected.front().marker_problem.empty()) {
       error_event("inspect.marker_failed", inspected.front().marker_problem);
     }
+    std::vector<spool::ObjectId> held;
     for (const Inspected& i : inspected) {
+      if (i.retry) {
+        held.push_back(i.record.id);
+        continue;
+      }
       if (!i.moved.ok()) {
         // Still in incoming: inspected again after a restart.
         ingested(i.record, nullptr);
@@ -821,6 +828,10 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       worker_incident(i);
       ingested(*i.moved, &i);
     }
+    for (const Inspected& i : inspected) {
+      if (i.retry) count(i.record.channel, State::incoming, i.record.size, +1);
+    }
+    hold_for_worker(held, inspected);
     if (stopping_ || ingesting_) return;  // taken() schedules the next scan
     // scan_sources() may have stood back while two batches were out.
     bool more = false;
@@ -861,8 +872,13 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // one batch at a time.
   // `alone`: 0 for a batch, else which time this single object is inspected
   // on its own after a stop during its inspection (spool/inspection_marker.h).
+  // `after_restart`: the objects were found in incoming at start. A stop
+  // between the rename of a rebuilt object over its data and the move that
+  // records its new SM3 leaves data and record apart; the data's own size
+  // and SM3 are then what the move records, whatever the worker says now.
   std::vector<Inspected> inspect_batch(const policy::Policy& policy, sandbox::Worker& worker,
-                                       std::vector<spool::ObjectRecord> records, unsigned alone = 0) const {
+                                       std::vector<spool::ObjectRecord> records, unsigned alone = 0,
+                                       bool after_restart = false) const {
     std::vector<Inspected> out;
     std::vector<spool::Spool::Move> moves;
     std::vector<std::size_t> moved_index;  // out[] index of each move
@@ -900,11 +916,28 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     std::vector<sandbox::Examined> examined = worker.examine_batch(sandbox::Role::send, policy, items);
     for (std::size_t k = 0; k < records.size(); ++k) {
       spool::ObjectRecord& r = records[k];
-      Inspected i{r, {}, make_error(Errc::internal, "not moved"), {}, {}, {}, {}, false, {}, {}};
+      Inspected i{r, {}, make_error(Errc::internal, "not moved"), {}, {}, {}, {}, false, {}, {}, false};
       std::optional<crypto::Sm3Digest> new_sm3;
       std::uint64_t new_size = 0;
+      if (after_restart && fds[k].valid()) {
+        if (Result<std::pair<std::uint64_t, crypto::Sm3Digest>> d = digest_of(fds[k].get()); d.ok()) {
+          if (d->first != r.size || d->second != r.sm3) {
+            new_size = d->first;
+            new_sm3 = d->second;
+          }
+        }
+      }
       if (item_of[k] != SIZE_MAX) {
         sandbox::Examined& ex = examined[item_of[k]];
+        if (!ex.answer.reasons.empty() && ex.answer.reasons.front().code == "worker.unavailable") {
+          // Not this object's fault: it waits in incoming for a worker.
+          i.retry = true;
+          i.incident = ex.incident;
+          i.incident_code = "worker.unavailable";
+          i.moved = make_error(Errc::io, ex.answer.reasons.front().detail);
+          out.push_back(std::move(i));
+          continue;
+        }
         i.type = ex.answer.type;
         i.removed = ex.answer.removed;
         i.masked = ex.answer.masked;
@@ -952,6 +985,22 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     for (std::size_t k = 0; k < moved.size(); ++k) out[moved_index[k]].moved = std::move(moved[k]);
     out.front().marker_problem = std::move(marker_problem);
     return out;
+  }
+
+  // Size and SM3 of an open file, read from the start.
+  static Result<std::pair<std::uint64_t, crypto::Sm3Digest>> digest_of(int fd) {
+    crypto::Sm3 h;
+    std::vector<std::uint8_t> buf(1 << 16);
+    std::uint64_t total = 0;
+    for (;;) {
+      const ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(total));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return make_error(Errc::io, std::strerror(errno));
+      if (n == 0) break;
+      h.update(crypto::ByteView(buf.data(), static_cast<std::size_t>(n)));
+      total += static_cast<std::uint64_t>(n);
+    }
+    return std::make_pair(total, h.finish());
   }
 
   // The rebuilt object (a memfd from the worker) in place of incoming's
@@ -1061,9 +1110,15 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // database that fails is refused and the running engine stays in service.
   void refresh_worker() {
     std::shared_ptr<sandbox::Worker> candidate = make_worker(policy_text_, false);
-    asio::post(examine_thread_, [this, candidate] {
+    asio::post(examine_thread_, [this, candidate, text = policy_text_] {
       Status s = candidate->start();
-      asio::post(io_, [this, candidate, s] {
+      asio::post(io_, [this, candidate, s, text] {
+        if (text != policy_text_) {
+          // Another policy was loaded while this one started: it has its
+          // own worker, and this one must not replace it.
+          asio::post(examine_thread_, [candidate] { candidate->stop(); });
+          return;
+        }
         const bool better = s.ok() && (candidate->antivirus_loaded() || !config_.antivirus);
         if (!better && s.ok() && worker_antivirus_loaded_) {
           note(audit::Event{"antivirus.reload_refused", audit::Severity::error, {}}
@@ -1083,6 +1138,34 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                  .with("confinement", candidate->confinement())
                  .with("antivirus", candidate->antivirus()));
       });
+    });
+  }
+
+  // Objects left in incoming because no worker could be started: audited
+  // once per batch, and examined again in 10 s (fail closed: held, never
+  // passed, never quarantined for a fault that is not theirs).
+  void hold_for_worker(const std::vector<spool::ObjectId>& held, const std::vector<Inspected>& inspected) {
+    if (held.empty()) return;
+    std::string why;
+    for (const Inspected& i : inspected) {
+      if (i.retry && i.incident) {
+        why = *i.incident;
+        break;
+      }
+    }
+    note(audit::Event{"worker.unavailable", audit::Severity::error, {}}
+             .with("objects", std::to_string(held.size()))
+             .with("detail", why + "; the objects wait in incoming and are examined again in 10 s"));
+    retry_later(std::chrono::seconds(10), [this, held] {
+      for (const spool::ObjectId& id : held) to_inspect_.push_back(id);
+      inspect_incoming();
+    });
+  }
+
+  void retry_later(std::chrono::seconds delay, std::function<void()> then) {
+    auto t = std::make_shared<asio::steady_timer>(io_, delay);
+    t->async_wait([this, t, then = std::move(then)](const boost::system::error_code& ec) {
+      if (!ec && !stopping_) then();
     });
   }
 
@@ -1131,7 +1214,12 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
 
   void received_checked(std::vector<std::pair<spool::ObjectRecord, sandbox::Examined>>& checked) {
     checking_ = false;
+    std::vector<spool::ObjectId> held;
     for (auto& [r, ex] : checked) {
+      if (!ex.answer.reasons.empty() && ex.answer.reasons.front().code == "worker.unavailable") {
+        held.push_back(r.id);  // waits in received for a worker
+        continue;
+      }
       if (ex.incident) {
         note(audit::Event{ex.answer.reasons.front().code, audit::Severity::warning, {}}
                  .with("id", r.id.hex())
@@ -1157,6 +1245,15 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       count(r.channel, State::received, r.size, -1);
       count(r.channel, State::quarantine, r.size, +1);
       quarantined(*q, ex.answer.type);
+    }
+    if (!held.empty()) {
+      note(audit::Event{"worker.unavailable", audit::Severity::error, {}}
+               .with("objects", std::to_string(held.size()))
+               .with("detail", "received objects wait for an inspection worker; checked again in 10 s"));
+      retry_later(std::chrono::seconds(10), [this, held] {
+        for (const spool::ObjectId& id : held) to_check_.push_back(id);
+        check_received();
+      });
     }
     if (!to_deliver_.empty()) post_delivery();
     check_received();
@@ -1330,12 +1427,17 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     if (records.empty()) return;
     asio::post(examine_thread_, [this, records = std::move(records), alone, policy = policy_,
                                 worker = worker_]() mutable {
-      std::vector<Inspected> inspected = inspect_batch(*policy, *worker, std::move(records), alone);
+      std::vector<Inspected> inspected = inspect_batch(*policy, *worker, std::move(records), alone, true);
       asio::post(io_, [this, inspected = std::move(inspected)] {
         if (!inspected.empty() && !inspected.front().marker_problem.empty()) {
           error_event("inspect.marker_failed", inspected.front().marker_problem);
         }
+        std::vector<spool::ObjectId> held;
         for (const Inspected& i : inspected) {
+          if (i.retry) {
+            held.push_back(i.record.id);
+            continue;
+          }
           if (!i.moved.ok()) {
             error_event("spool.move_failed", i.record.id.hex() + ": " + i.moved.error().message);
             continue;
@@ -1350,6 +1452,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
             kick_engine();
           }
         }
+        hold_for_worker(held, inspected);
         if (!stopping_) inspect_incoming();
       });
     });

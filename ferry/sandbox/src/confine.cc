@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -179,7 +180,10 @@ crypto::Result<Confined> confine(const Confinement& c) {
   // instead of a journal commit. Mounts stay inside our mount namespace.
   if (own_mounts && !c.root.empty()) {
     const std::string tmp = c.root + "/tmp";
-    std::string options = "size=" + std::to_string(c.max_output) + ",mode=0700";
+    // Its pages are memory RLIMIT_AS does not count: kept modest. An archive
+    // the engine cannot unpack within it is not scanned (fail closed).
+    const std::uint64_t size = std::clamp<std::uint64_t>(c.max_output, std::uint64_t{64} << 20, std::uint64_t{256} << 20);
+    std::string options = "size=" + std::to_string(size) + ",mode=0700";
     if (root) options += ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid);
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
         ::mount("tmpfs", tmp.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) == 0) {

@@ -162,6 +162,13 @@ int serve(int sock, const ExamineFn& examine) {
   c.cpu_seconds = setup->cpu_seconds;
   crypto::Result<Confined> confined = confine(c);
   if (!confined.ok()) return refuse(sock, "confinement failed: " + confined.error().message);
+  // Without chroot the file system is ferryd's user's to write: a parser
+  // exploited by one object could change the spool. ferryd does not accept
+  // that; ferryctl inspect (an officer's dry run) may.
+  if (setup->require_chroot && !confined->chrooted) {
+    return refuse(sock, "no chroot is possible here (run ferryd as root, or allow unprivileged user namespaces: "
+                        "sysctl kernel.unprivileged_userns_clone=1); confinement was: " + confined->description);
+  }
   // Seen from inside the chroot, the directory is "/tmp".
   if (crypto::Status s = (*examiner)->set_av_temp_dir(confined->chrooted ? "/tmp" : tmp); !s.ok()) {
     return refuse(sock, "antivirus temporary directory: " + s.error().message);

@@ -141,6 +141,7 @@ std::string encode(const Setup& m) {
   w.u64(m.memory);
   w.u64(m.max_output);
   w.u32(m.cpu_seconds);
+  w.u8(m.require_chroot ? 1 : 0);
   return w.take();
 }
 
@@ -156,6 +157,9 @@ crypto::Result<Setup> decode_setup(std::string_view packet) {
   m.memory = r.u64("memory");
   m.max_output = r.u64("max_output");
   m.cpu_seconds = r.u32("cpu_seconds");
+  const std::uint8_t chroot = r.u8("require_chroot");
+  if (chroot > 1) r.fail("require_chroot");
+  m.require_chroot = chroot == 1;
   if (crypto::Status s = r.done(); !s.ok()) return s.error();
   return m;
 }

@@ -117,27 +117,22 @@ Examined failed(std::string code, std::string detail, std::string incident) {
 
 }  // namespace
 
-std::string_view signature_family(std::string_view head) {
-  if (head.substr(0, 1024).find("%PDF-") != std::string_view::npos) return "pdf";
-  if (head.starts_with("\x89PNG\r\n\x1a\n")) return "png";
-  if (head.starts_with("\xff\xd8\xff")) return "jpeg";
-  if (head.starts_with(std::string_view("PK\x03\x04", 4)) || head.starts_with(std::string_view("PK\x05\x06", 4))) {
-    return "zip";
-  }
-  return "other";
-}
-
-std::string_view signature_family(FileType type) {
+bool leads_as(policy::FileType type, std::string_view head) {
+  const bool png = head.starts_with("\x89PNG\r\n\x1a\n");
+  const bool jpeg = head.starts_with("\xff\xd8\xff");
+  const bool zip = head.starts_with(std::string_view("PK\x03\x04", 4)) || head.starts_with(std::string_view("PK\x05\x06", 4));
   switch (type) {
-    case FileType::pdf: return "pdf";
-    case FileType::png: return "png";
-    case FileType::jpeg: return "jpeg";
+    // ISO 32000-1 §7.5.2 puts the header first; readers (and ferry's
+    // structural check) accept it within the first 1024 bytes.
+    case FileType::pdf: return !png && !jpeg && !zip && head.substr(0, 1024).find("%PDF-") != std::string_view::npos;
+    case FileType::png: return png;
+    case FileType::jpeg: return jpeg;
     case FileType::docx:
     case FileType::xlsx:
     case FileType::pptx:
     case FileType::ofd:
-    case FileType::zip: return "zip";
-    default: return "other";
+    case FileType::zip: return zip;
+    default: return !png && !jpeg && !zip && !head.starts_with("%PDF-");  // text: none of the binary signatures
   }
 }
 
@@ -209,6 +204,7 @@ std::string Worker::reap(bool killed) {
   }
   sock_.reset();
   used_ = 0;
+  cpu_checked_at_ = 0;
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -217,7 +213,15 @@ std::string Worker::reap(bool killed) {
   return how;
 }
 
+// Any failure after the fork leaves no half-started worker behind: one that
+// never got its setup must not be sent an object.
 crypto::Status Worker::spawn() {
+  crypto::Status s = start_process();
+  if (!s.ok()) discard(true);
+  return s;
+}
+
+crypto::Status Worker::start_process() {
   discard(true);
   ++stats_.started;
   if (crypto::Status s = fs::make_directories(options_.work_dir, 0700); !s.ok()) return s;
@@ -236,12 +240,23 @@ crypto::Status Worker::spawn() {
   fs::Fd mine(pair[0]);
   fs::Fd theirs(pair[1]);
   const std::string program = options_.program;
+  // The worker's standard descriptors lead nowhere: its stderr would
+  // otherwise be ferryd's, where audit lines are copied.
+  fs::Fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null.valid()) return make_error(Errc::io, "/dev/null: " + errno_text(errno));
   const pid_t pid = ::fork();
   if (pid < 0) return make_error(Errc::io, "fork: " + errno_text(errno));
   if (pid == 0) {
     // The child of a threaded process: async-signal-safe calls only.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::dup2(theirs.get(), 3) < 0) ::_exit(127);
+    if (theirs.get() == 3) {
+      if (::fcntl(3, F_SETFD, 0) != 0) ::_exit(127);  // dup2 onto itself would keep close-on-exec
+    } else if (::dup2(theirs.get(), 3) < 0) {
+      ::_exit(127);
+    }
+    for (int std_fd = 0; std_fd < 3; ++std_fd) {
+      if (::dup2(null.get(), std_fd) < 0) ::_exit(127);
+    }
     ::syscall(SYS_close_range, 4U, ~0U, 0U);
     char arg0[] = "ferry-worker";
     char arg1[] = "--fd";
@@ -264,7 +279,9 @@ crypto::Status Worker::spawn() {
     if (n <= 0) return make_error(Errc::io, "writing the policy memfd: " + errno_text(errno));
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
-  ::fcntl(doc.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  if (::fcntl(doc.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    return make_error(Errc::io, "sealing the policy memfd: " + errno_text(errno));
+  }
 
   Setup setup;
   setup.policy_name = policy_.name;
@@ -278,6 +295,7 @@ crypto::Status Worker::spawn() {
   // The whole life's CPU: the client retires a worker past half of it.
   const auto ceiling_s = std::chrono::duration_cast<std::chrono::seconds>(options_.timeout_ceiling).count();
   setup.cpu_seconds = static_cast<std::uint32_t>(std::max<std::int64_t>(60, 4 * ceiling_s));
+  setup.require_chroot = options_.require_chroot;
   if (int e = detail::send_packet(sock_.get(), encode(setup), {doc.get()}); e != 0) {
     const std::string how = reap(false);
     return make_error(Errc::io, "starting " + program + ": " + (how.empty() ? errno_text(e) : how) +
@@ -288,8 +306,8 @@ crypto::Status Worker::spawn() {
   do {
     ready_in = ::poll(&p, 1, static_cast<int>(options_.setup_timeout.count()));
   } while (ready_in < 0 && errno == EINTR);
+  if (ready_in < 0) return make_error(Errc::io, "waiting for " + program + ": " + errno_text(errno));
   if (ready_in == 0) {
-    discard(true);
     return make_error(Errc::io, program + " did not finish setting up within " +
                                     std::to_string(options_.setup_timeout.count() / 1000) + " s");
   }
@@ -332,7 +350,8 @@ Examined Worker::examine(Role role, const policy::Policy& policy, std::string_vi
 // /proc every 32 objects: the read costs more than a small object).
 bool Worker::should_retire() {
   if (used_ >= options_.max_use) return true;
-  if (used_ % 32 != 0 || used_ == 0) return false;
+  if (used_ < cpu_checked_at_ + 32) return false;
+  cpu_checked_at_ = used_;
   return cpu_seconds_of(pid_) * 1000 > 2.0 * double(options_.timeout_ceiling.count());
 }
 
@@ -363,8 +382,13 @@ std::vector<Examined> Worker::examine_batch(Role role, const policy::Policy& pol
     in_flight.clear();
   };
 
+  unsigned failed_starts = 0;  // sends that failed on a fresh worker, in a row
+  bool retiring = false;       // drain what is in flight, then a fresh worker
   while (answered < items.size()) {
-    if (in_flight.empty() && sock_.valid() && should_retire()) discard(false);
+    if (in_flight.empty() && sock_.valid() && (retiring || should_retire())) {
+      discard(false);
+      retiring = false;
+    }
     if (!sock_.valid()) {
       if (crypto::Status s = spawn(); !s.ok()) {
         for (std::size_t i = next_send; i < items.size(); ++i) {
@@ -397,7 +421,9 @@ std::vector<Examined> Worker::examine_batch(Role role, const policy::Policy& pol
     }
     // Top up the window, never past max_use for this worker.
     bool send_failed = false;
-    while (next_send < items.size() && in_flight.size() < kWindow && used_ + in_flight.size() < options_.max_use) {
+    if (!in_flight.empty() && should_retire()) retiring = true;
+    while (!retiring && next_send < items.size() && in_flight.size() < kWindow &&
+           used_ + in_flight.size() < options_.max_use) {
       const WorkItem& it = items[next_send];
       Request req;
       req.seq = ++seq_;
@@ -415,8 +441,17 @@ std::vector<Examined> Worker::examine_batch(Role role, const policy::Policy& pol
     }
     if (in_flight.empty()) {
       if (send_failed) {
-        // Died before it got a request: nothing to charge; a fresh one.
-        (void)reap(false);
+        // Died before it got a request: nothing to charge; a fresh one,
+        // a few times, then the objects are held.
+        const std::string how = reap(false);
+        if (++failed_starts >= 3) {
+          for (std::size_t i = next_send; i < items.size(); ++i) {
+            ++stats_.unavailable;
+            out[i] = failed("worker.unavailable", "the inspection worker ends before it takes an object: " + how,
+                            "worker ends before its first object: " + how);
+          }
+          break;
+        }
         continue;
       }
       discard(false);  // max_use reached with nothing in flight
@@ -459,6 +494,7 @@ std::vector<Examined> Worker::examine_batch(Role role, const policy::Policy& pol
     }
     ++used_;
     ++stats_.served;
+    failed_starts = 0;
     out[in_flight.front().index] = std::move(e);
     ++answered;
     in_flight.pop_front();
@@ -496,7 +532,7 @@ Examined Worker::check_answer(Role role, const policy::Policy& policy, const Wor
       std::find(ch->allow_types.begin(), ch->allow_types.end(), *type) == ch->allow_types.end()) {
     return bad("it accepted a " + a->type + ", which channel '" + ch->name + "' does not allow");
   }
-  if (signature_family(head_of(item.fd, 1024)) != signature_family(*type)) {
+  if (!leads_as(*type, head_of(item.fd, 1024))) {
     return bad("it calls the object a " + a->type + ", and its first bytes say otherwise");
   }
   if (role == Role::receive && a->has_output) return bad("it rebuilt an object on the receiving side");
@@ -520,7 +556,7 @@ Examined Worker::check_answer(Role role, const policy::Policy& policy, const Wor
     if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)) {
       return bad("the rebuilt object is not a sealed memory file");
     }
-    if (signature_family(head_of(out.get(), 1024)) != signature_family(*type)) {
+    if (!leads_as(*type, head_of(out.get(), 1024))) {
       return bad("the rebuilt object's first bytes are not those of a " + a->type);
     }
     crypto::Result<crypto::Sm3Digest> d = digest_of(out.get(), a->output_size);

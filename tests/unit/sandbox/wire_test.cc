@@ -25,13 +25,14 @@ Answer sample_answer() {
 
 TEST(SandboxWire, EveryMessageRoundTrips) {
   sandbox::Setup s{"policy.yaml", "/etc/ferry", "/var/lib/ferry/avdb", 720, "/var/spool/ferry/worker/w1", "nobody",
-          std::uint64_t{1} << 30, std::uint64_t{64} << 20, 2400};
+          std::uint64_t{1} << 30, std::uint64_t{64} << 20, 2400, false};
   crypto::Result<sandbox::Setup> s2 = decode_setup(encode(s));
   ASSERT_TRUE(s2.ok()) << s2.error().message;
   EXPECT_EQ(s2->policy_dir, s.policy_dir);
   EXPECT_EQ(s2->av_max_age_hours, 720u);
   EXPECT_EQ(s2->memory, s.memory);
   EXPECT_EQ(s2->cpu_seconds, 2400u);
+  EXPECT_FALSE(s2->require_chroot);
 
   Ready r;
   r.confinement = "user nobody, chroot, seccomp allow-list";
@@ -127,7 +128,7 @@ TEST(SandboxWire, SeedsDecodeAsTheirOwnTypeOnly) {
   Ready r;
   r.list_digests = {"a=00"};
   const std::pair<const char*, std::string> seeds[] = {
-      {"setup", encode(sandbox::Setup{"p.yaml", "/d", "/av", 1, "/w", "nobody", 1, 2, 3})},
+      {"setup", encode(sandbox::Setup{"p.yaml", "/d", "/av", 1, "/w", "nobody", 1, 2, 3, true})},
       {"ready", encode(r)},
       {"request", encode(Request{1, Role::send, "docs-in", "a.pdf", 10})},
       {"answer", encode(sample_answer())},

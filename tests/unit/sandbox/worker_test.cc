@@ -178,6 +178,25 @@ TEST_F(WorkerTest, InABatchOnlyTheCulpritIsChargedAndTheOthersGoToAFreshWorker) 
   EXPECT_EQ(w.stats().started, 4u);  // the first, and one after each failure
 }
 
+TEST(LeadingBytes, TheCheapCheckKnowsEachTypesSignatureAndNothingMore) {
+  using policy::FileType;
+  const std::string pdf = ferry::test::make_pdf({"x"});
+  EXPECT_TRUE(leads_as(FileType::pdf, pdf));
+  EXPECT_TRUE(leads_as(FileType::pdf, "\n\n%PDF-1.7\n"));  // within 1024 bytes, as readers accept
+  // A zip whose first member is a PDF is a zip; a text that mentions the
+  // PDF header later is a text.
+  const std::string zip = ferry::test::make_zip({{"a.pdf", pdf, ferry::test::ZipEntry::file, {}, true}});
+  EXPECT_TRUE(leads_as(FileType::zip, zip));
+  EXPECT_FALSE(leads_as(FileType::pdf, zip));
+  EXPECT_TRUE(leads_as(FileType::txt, "how to spot a PDF: it starts with %PDF-1.x\n"));
+  EXPECT_FALSE(leads_as(FileType::txt, "%PDF-1.7\n"));
+  EXPECT_FALSE(leads_as(FileType::txt, zip));
+  EXPECT_TRUE(leads_as(FileType::png, ferry::test::make_png(2, 2)));
+  EXPECT_TRUE(leads_as(FileType::jpeg, ferry::test::make_jpeg(8, 8)));
+  EXPECT_TRUE(leads_as(FileType::docx, ferry::test::make_docx({"p"})));
+  EXPECT_FALSE(leads_as(FileType::png, zip));
+}
+
 TEST_F(WorkerTest, TheTimeoutScalesWithSizeBetweenFloorAndCeiling) {
   WorkerOptions o = options();
   o.timeout_floor = std::chrono::seconds(10);
