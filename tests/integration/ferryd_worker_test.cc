@@ -54,7 +54,7 @@ TEST(FerrydWorker, WithoutAWorkerObjectsWaitInTheSpoolAndCrossOnceOneRuns) {
   // A worker that cannot start is nobody's object's fault: the objects are
   // held where they are, never passed, never quarantined.
   TwoSidesOptions options;
-  options.config_extra = "worker:\n  program: /nonexistent/ferry-worker\n";
+  options.config_extra = "worker:\n  program: /bin/false\n";  // runs, and is no worker
   TwoSides sides(options);
   sides.start_both();
   drop_file(sides.inbox("docs-in"), "waiting.txt", "an ordinary notice\n");

@@ -455,7 +455,12 @@ class ConfigReader {
     std::optional<Mapping> m = f.mapping(kWorkerKeys);
     if (!m) return;
     WorkerConfig& w = config_.worker;
-    if (std::optional<Field> v = m->get("program")) w.program = path_of(*v).value_or("");
+    if (std::optional<Field> v = m->get("program")) {
+      w.program = path_of(*v).value_or("");
+      if (!w.program.empty() && ::access(w.program.c_str(), X_OK) != 0) {
+        v->error("worker.program " + w.program + " is not an executable file", "leave it out to use ferry-worker beside ferryd");
+      }
+    }
     if (std::optional<Field> v = m->get("user")) w.user = v->nonempty_string().value_or(w.user);
     if (std::optional<Field> v = m->get("memory")) {
       if (auto n = v->size()) {

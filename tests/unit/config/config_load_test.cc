@@ -249,6 +249,31 @@ TEST_F(ConfigTest, UnknownKey) {
   EXPECT_EQ(r.errors[1].message, "missing required key 'transport'");
 }
 
+TEST_F(ConfigTest, TheWorkerAndAntivirusSettings) {
+  const std::string text = replaced(
+      replaced(outer_, "antivirus: { database: avdb }", "antivirus: { database: avdb, max_age_days: 7 }"), "metrics:",
+      "worker: { user: ferry-worker, memory: 512MiB, timeout_floor_seconds: 5, timeout_per_mib_ms: 500,\n"
+      "          timeout_ceiling_seconds: 120, max_use: 50 }\nmetrics:");
+  ConfigLoad r = load(text);
+  ASSERT_TRUE(r.ok()) << ferry::policy::to_string(r.errors);
+  EXPECT_EQ(r.config->antivirus->max_age, std::chrono::days(7));
+  EXPECT_EQ(r.config->worker.user, "ferry-worker");
+  EXPECT_EQ(r.config->worker.memory, std::uint64_t{512} << 20);
+  EXPECT_EQ(r.config->worker.timeout_floor, std::chrono::seconds(5));
+  EXPECT_EQ(r.config->worker.timeout_per_mib, std::chrono::milliseconds(500));
+  EXPECT_EQ(r.config->worker.timeout_ceiling, std::chrono::seconds(120));
+  EXPECT_EQ(r.config->worker.max_use, 50u);
+  EXPECT_TRUE(r.config->worker.program.empty());  // beside ferryd
+
+  Diagnostic d = only_error(replaced(outer_, "metrics:", "worker: { program: no-such-worker }\nmetrics:"));
+  EXPECT_EQ(d.key, "worker.program");
+  EXPECT_THAT(d.message, HasSubstr("is not an executable file"));
+  d = only_error(replaced(outer_, "metrics:", "worker: { memory: 1MiB }\nmetrics:"));
+  EXPECT_EQ(d.key, "worker.memory");
+  d = only_error(replaced(outer_, "metrics:", "worker: { timeout_floor_seconds: 60, timeout_ceiling_seconds: 10 }\nmetrics:"));
+  EXPECT_THAT(d.message, HasSubstr("below timeout_floor_seconds"));
+}
+
 TEST_F(ConfigTest, WrongType) {
   const std::string text = replaced(outer_, "retention_days: 180", "retention_days: forever");
   Diagnostic d = only_error(text);
