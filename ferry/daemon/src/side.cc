@@ -33,7 +33,6 @@
 #include "ferry/pipeline/pipeline.h"
 #include "ferry/sandbox/worker.h"
 #include "ferry/spool/applied_serial.h"
-#include "ferry/spool/inspection_marker.h"
 #include "ferry/spool/delivered_ids.h"
 #include "ferry/spool/delivery.h"
 #include "ferry/spool/free_space.h"
@@ -206,7 +205,6 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         if (st == State::incoming) to_inspect_.push_back(r.id);
       }
     }
-    recover_inspection_marker();
 
     for (const config::Binding& b : config_.channels) {
       if (b.role != config::BindingRole::source) continue;
@@ -688,7 +686,6 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     spool::ObjectRecord record;  // as it was in incoming
     std::string type;            // what the type stage found
     Result<spool::ObjectRecord> moved;
-    std::string marker_problem;  // the first of a batch: why the inspection marker could not be written
     std::vector<std::string> removed;  // what disarm took out
     std::vector<std::string> masked;   // what masking replaced
     std::string antivirus;             // the verdict, when the channel scans
@@ -810,9 +807,6 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // A batch back from the worker: moved to outgoing or quarantine.
   void examined(const std::vector<Inspected>& inspected) {
     --examining_;
-    if (!inspected.empty() && !inspected.front().marker_problem.empty()) {
-      error_event("inspect.marker_failed", inspected.front().marker_problem);
-    }
     std::vector<spool::ObjectId> held;
     for (const Inspected& i : inspected) {
       if (i.retry) {
@@ -870,26 +864,16 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // read from the spool, then their moves to outgoing or quarantine as one
   // group commit. Runs on the examine thread, the only user of the worker,
   // one batch at a time.
-  // `alone`: 0 for a batch, else which time this single object is inspected
-  // on its own after a stop during its inspection (spool/inspection_marker.h).
   // `after_restart`: the objects were found in incoming at start. A stop
   // between the rename of a rebuilt object over its data and the move that
   // records its new SM3 leaves data and record apart; the data's own size
   // and SM3 are then what the move records, whatever the worker says now.
   std::vector<Inspected> inspect_batch(const policy::Policy& policy, sandbox::Worker& worker,
-                                       std::vector<spool::ObjectRecord> records, unsigned alone = 0,
-                                       bool after_restart = false) const {
+                                       std::vector<spool::ObjectRecord> records, bool after_restart = false) const {
     std::vector<Inspected> out;
     std::vector<spool::Spool::Move> moves;
     std::vector<std::size_t> moved_index;  // out[] index of each move
     if (records.empty()) return out;
-    spool::InspectionMarker marker{alone, {}};
-    for (const spool::ObjectRecord& r : records) marker.ids.push_back(r.id);
-    // Best effort: without it a crash loop is possible, not a wrong verdict.
-    std::string marker_problem;
-    if (Status st = spool::write_inspection_marker(config_.spool.dir, marker); !st.ok()) {
-      marker_problem = st.error().message;
-    }
     // Every byte of the objects is parsed in the sandboxed worker, the
     // batch's requests sent ahead of its answers.
     const pipeline::Context ctx{policy, side_, pipeline::Role::sending};
@@ -916,7 +900,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     std::vector<sandbox::Examined> examined = worker.examine_batch(sandbox::Role::send, policy, items);
     for (std::size_t k = 0; k < records.size(); ++k) {
       spool::ObjectRecord& r = records[k];
-      Inspected i{r, {}, make_error(Errc::internal, "not moved"), {}, {}, {}, {}, false, {}, {}, false};
+      Inspected i{r, {}, make_error(Errc::internal, "not moved"), {}, {}, {}, false, {}, {}, false};
       std::optional<crypto::Sm3Digest> new_sm3;
       std::uint64_t new_size = 0;
       if (after_restart && fds[k].valid()) {
@@ -981,9 +965,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       out.push_back(std::move(i));
     }
     std::vector<Result<spool::ObjectRecord>> moved = spool_->move_batch(moves);
-    spool::clear_inspection_marker(config_.spool.dir);
     for (std::size_t k = 0; k < moved.size(); ++k) out[moved_index[k]].moved = std::move(moved[k]);
-    out.front().marker_problem = std::move(marker_problem);
     return out;
   }
 
@@ -1259,52 +1241,6 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     check_received();
   }
 
-  // After a stop that left an inspection marker: the objects it names are
-  // inspected one at a time; one that stopped ferryd twice on its own is
-  // quarantined now, not parsed again. Runs at start, before the first scan.
-  void recover_inspection_marker() {
-    Result<std::optional<spool::InspectionMarker>> marker = spool::read_inspection_marker(config_.spool.dir);
-    spool::clear_inspection_marker(config_.spool.dir);
-    if (!marker.ok()) {
-      error_event("inspect.marker_unreadable", marker.error().message + "; every object in incoming is inspected again");
-      return;
-    }
-    if (!marker->has_value()) return;
-    const spool::InspectionMarker& m = **marker;
-    std::string ids;
-    for (const spool::ObjectId& id : m.ids) {
-      const auto it = std::find(to_inspect_.begin(), to_inspect_.end(), id);
-      if (it == to_inspect_.end()) continue;  // its verdict was committed after all
-      to_inspect_.erase(it);
-      ids += (ids.empty() ? "" : ",") + id.hex();
-      if (m.alone < 2) {
-        suspects_.push_back({id, m.alone + 1});
-        continue;
-      }
-      std::vector<Result<spool::ObjectRecord>> moved = spool_->move_batch(
-          {{id, State::incoming, State::quarantine, [](spool::ObjectRecord& rec) {
-              rec.verdict = "rejected";
-              rec.reasons = {{"inspect.crashed",
-                              "ferryd stopped twice while inspecting this object on its own; it is held "
-                              "rather than parsed a third time"}};
-            }}});
-      if (!moved[0].ok()) {
-        error_event("spool.move_failed", id.hex() + ": " + moved[0].error().message);
-        continue;
-      }
-      count(moved[0]->channel, State::incoming, moved[0]->size, -1);
-      count(moved[0]->channel, State::quarantine, moved[0]->size, +1);
-      quarantined(*moved[0], {});
-    }
-    if (ids.empty()) return;
-    note(audit::Event{"inspect.interrupted", audit::Severity::warning, {}}
-             .with("ids", ids)
-             .with("alone", std::to_string(m.alone))
-             .with("detail", m.alone < 2 ? "ferryd stopped while inspecting these objects; each is inspected again "
-                                           "on its own"
-                                         : "ferryd stopped twice while inspecting this object on its own"));
-  }
-
   // The content stages a policy needs (its keyword lists compiled). A
   // detector that cannot run (libmagic's database missing) is not an error
   // here: every object is then held with type.unavailable, and that is said
@@ -1408,30 +1344,18 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
 
   // Objects found in incoming at start (taken before a crash, not yet
   // inspected): examined on the examine thread like a fresh batch.
-  // Suspects from an inspection marker go first, one at a time.
   void inspect_incoming() {
     std::vector<spool::ObjectRecord> records;
-    unsigned alone = 0;
-    while (records.empty() && !suspects_.empty()) {
-      Result<spool::ObjectRecord> r = spool_->read(suspects_.front().first, State::incoming);
-      alone = suspects_.front().second;
-      suspects_.pop_front();
-      if (r.ok()) records.push_back(std::move(*r));
-    }
-    if (records.empty()) alone = 0;
-    while (alone == 0 && !to_inspect_.empty() && records.size() < kBatch) {
+    while (!to_inspect_.empty() && records.size() < kBatch) {
       Result<spool::ObjectRecord> r = spool_->read(to_inspect_.front(), State::incoming);
       to_inspect_.pop_front();
       if (r.ok()) records.push_back(std::move(*r));
     }
     if (records.empty()) return;
-    asio::post(examine_thread_, [this, records = std::move(records), alone, policy = policy_,
+    asio::post(examine_thread_, [this, records = std::move(records), policy = policy_,
                                 worker = worker_]() mutable {
-      std::vector<Inspected> inspected = inspect_batch(*policy, *worker, std::move(records), alone, true);
+      std::vector<Inspected> inspected = inspect_batch(*policy, *worker, std::move(records), true);
       asio::post(io_, [this, inspected = std::move(inspected)] {
-        if (!inspected.empty() && !inspected.front().marker_problem.empty()) {
-          error_event("inspect.marker_failed", inspected.front().marker_problem);
-        }
         std::vector<spool::ObjectId> held;
         for (const Inspected& i : inspected) {
           if (i.retry) {
@@ -1867,9 +1791,6 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   std::unique_ptr<hw::FrameTransport> transport_;
   std::deque<spool::ObjectId> to_inspect_, to_check_, to_deliver_;
   bool checking_ = false;  // a batch of to_check_ is on the examine thread
-  // Objects an inspection marker named at start, with the time each is
-  // inspected on its own (recover_inspection_marker).
-  std::deque<std::pair<spool::ObjectId, unsigned>> suspects_;
   // Accepted objects the engine has not taken yet, with their sizes.
   std::deque<std::pair<spool::ObjectId, std::uint64_t>> outgoing_;
   std::uint64_t outgoing_bytes_ = 0;
