@@ -115,12 +115,7 @@ Outcome inspect_one(const std::string& file, const policy::Policy& policy, const
   for (sandbox::WireReason& r : ex.answer.reasons) o.reasons.push_back({std::move(r.code), std::move(r.detail)});
   o.removed = std::move(ex.answer.removed);
   o.masked = std::move(ex.answer.masked);
-  switch (ex.answer.av) {
-    case sandbox::AvVerdict::none: break;
-    case sandbox::AvVerdict::clean: o.antivirus = "clean"; break;
-    case sandbox::AvVerdict::infected: o.antivirus = "infected: " + ex.answer.av_detail; break;
-    case sandbox::AvVerdict::not_scanned: o.antivirus = "not_scanned: " + ex.answer.av_detail; break;
-  }
+  o.antivirus = sandbox::describe_antivirus(ex.answer);
   if (ex.output.valid()) o.output_sm3 = crypto::to_hex(ex.answer.output_sm3);
   if (o.reasons.empty() && out_dir) {
     const std::string target = *out_dir + "/" + name;

@@ -75,6 +75,9 @@ using MemberRebuild = std::function<crypto::Result<std::string>(const std::strin
                                                                 std::vector<std::string>& removed)>;
 crypto::Result<Rebuilt> rebuild_zip(std::string_view bytes, const MemberRebuild& member, const Limits& limits = {});
 
+// Whether `channel`'s `sanitize:` steps rebuild objects of `type`.
+bool channel_sanitizes(const policy::Channel& channel, policy::FileType type);
+
 // The rebuild for a type, dispatching to the functions above.
 crypto::Result<Rebuilt> rebuild(policy::FileType type, std::string_view bytes, const Limits& limits = {});
 

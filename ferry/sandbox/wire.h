@@ -91,6 +91,10 @@ struct Answer {
   bool accepted() const { return reasons.empty(); }
 };
 
+// The verdict as the audit and ferryctl show it: "clean", "infected: SIG",
+// "not_scanned: WHY", or "" when the channel does not scan.
+std::string describe_antivirus(const Answer& a);
+
 std::string encode(const Setup& m);
 std::string encode(const Ready& m);
 std::string encode(const Request& m);

@@ -23,19 +23,6 @@ namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error("fixture generator: " + what); }
 
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 // ---- archives (libarchive writing into a growable buffer) ----
 
@@ -276,6 +263,21 @@ std::string stream(const std::string& data) {
 }
 
 }  // namespace
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 
 std::string make_zip(const std::vector<ZipEntry>& entries, const ZipOptions& options) {
   return write_archive(entries, true, options);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry::test {
@@ -30,6 +31,9 @@ struct ZipOptions {
   // ("ZipCrypto") encryption, libarchive's zip:encryption=zipcrypt.
   std::string password;
 };
+
+// Text for an XML element or attribute value: & < > " escaped.
+std::string xml_escape(std::string_view s);
 
 // A zip archive of the entries, in order (central directory included).
 std::string make_zip(const std::vector<ZipEntry>& entries, const ZipOptions& options = {});

@@ -23,20 +23,6 @@ constexpr const char* kWordNs =
     "xmlns:pic=\"http://schemas.openxmlformats.org/drawingml/2006/picture\"";
 constexpr const char* kDocumentType = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml";
 
-std::string escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 struct Rel {
   std::string id;
   std::string type;  // full URI
@@ -47,7 +33,7 @@ struct Rel {
 std::string relationships(const std::vector<Rel>& rels) {
   std::string s = std::string(kDecl) + "<Relationships xmlns=\"" + kRelNs + "\">";
   for (const Rel& r : rels) {
-    s += "<Relationship Id=\"" + r.id + "\" Type=\"" + r.type + "\" Target=\"" + escape(r.target) + "\"" +
+    s += "<Relationship Id=\"" + r.id + "\" Type=\"" + r.type + "\" Target=\"" + xml_escape(r.target) + "\"" +
          (r.external ? " TargetMode=\"External\"" : "") + "/>";
   }
   return s + "</Relationships>";
@@ -80,7 +66,7 @@ struct Opc {
 
 std::string word_paragraphs(const std::vector<std::string>& paragraphs) {
   std::string body;
-  for (const std::string& p : paragraphs) body += "<w:p><w:r><w:t xml:space=\"preserve\">" + escape(p) + "</w:t></w:r></w:p>";
+  for (const std::string& p : paragraphs) body += "<w:p><w:r><w:t xml:space=\"preserve\">" + xml_escape(p) + "</w:t></w:r></w:p>";
   return body;
 }
 
@@ -106,9 +92,9 @@ std::string compound_file() {
 // A run that starts, separates or ends a complex field (ECMA-376 Part 1 §17.16.18).
 std::string fld_char(const char* type) { return std::string("<w:r><w:fldChar w:fldCharType=\"") + type + "\"/></w:r>"; }
 std::string instr(const std::string& text) {
-  return "<w:r><w:instrText xml:space=\"preserve\">" + escape(text) + "</w:instrText></w:r>";
+  return "<w:r><w:instrText xml:space=\"preserve\">" + xml_escape(text) + "</w:instrText></w:r>";
 }
-std::string run(const std::string& text) { return "<w:r><w:t xml:space=\"preserve\">" + escape(text) + "</w:t></w:r>"; }
+std::string run(const std::string& text) { return "<w:r><w:t xml:space=\"preserve\">" + xml_escape(text) + "</w:t></w:r>"; }
 
 // ---- OFD ----
 
@@ -136,7 +122,7 @@ std::string ofd(const std::vector<std::string>& page_texts, const OfdParts& extr
     page_parts.push_back({"Doc_0/" + loc, std::string(kOfdDecl) + "<ofd:Page " + kOfdNs +
                                               "><ofd:Content><ofd:Layer ID=\"" + layer + "\"><ofd:TextObject ID=\"" +
                                               object + "\" Boundary=\"20 20 170 10\" Font=\"1\" Size=\"5\">" +
-                                              "<ofd:TextCode X=\"0\" Y=\"5\">" + escape(page_texts[i]) +
+                                              "<ofd:TextCode X=\"0\" Y=\"5\">" + xml_escape(page_texts[i]) +
                                               "</ofd:TextCode>" + extra.text_object_extra +
                                               "</ofd:TextObject></ofd:Layer></ofd:Content>" + extra.page_extra +
                                               "</ofd:Page>"});
@@ -267,7 +253,7 @@ std::string make_xlsx_external_links(const std::vector<std::vector<std::string>>
   for (std::size_t r = 0; r < rows.size(); ++r) {
     sheet_rows += "<row r=\"" + std::to_string(r + 1) + "\">";
     for (std::size_t c = 0; c < rows[r].size() && c < 26; ++c) {
-      shared += "<si><t xml:space=\"preserve\">" + escape(rows[r][c]) + "</t></si>";
+      shared += "<si><t xml:space=\"preserve\">" + xml_escape(rows[r][c]) + "</t></si>";
       sheet_rows += "<c r=\"" + std::string(1, static_cast<char>('A' + c)) + std::to_string(r + 1) + "\" t=\"s\"><v>" +
                     std::to_string(count++) + "</v></c>";
     }
@@ -360,7 +346,7 @@ std::string make_pptx_ole(const std::vector<std::string>& slide_texts) {
                           "><p:cSld><p:spTree><p:nvGrpSpPr><p:cNvPr id=\"1\" name=\"\"/><p:cNvGrpSpPr/><p:nvPr/>"
                           "</p:nvGrpSpPr><p:grpSpPr/><p:sp><p:nvSpPr><p:cNvPr id=\"2\" name=\"Text\"/><p:cNvSpPr "
                           "txBox=\"1\"/><p:nvPr/></p:nvSpPr><p:spPr/><p:txBody><a:bodyPr/><a:p><a:r><a:t>" +
-                          escape(slide_texts[i]) + "</a:t></a:r></a:p></p:txBody></p:sp>" + extra +
+                          xml_escape(slide_texts[i]) + "</a:t></a:r></a:p></p:txBody></p:sp>" + extra +
                           "</p:spTree></p:cSld></p:sld>"});
     slides.push_back({"ppt/slides/_rels/slide" + n + ".xml.rels", relationships(slide_rels)});
   }

@@ -925,7 +925,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         i.type = ex.answer.type;
         i.removed = ex.answer.removed;
         i.masked = ex.answer.masked;
-        i.antivirus = describe_av(ex.answer);
+        i.antivirus = sandbox::describe_antivirus(ex.answer);
         i.incident = ex.incident;
         if (ex.incident && !ex.answer.reasons.empty()) i.incident_code = ex.answer.reasons.front().code;
         for (const sandbox::WireReason& w : ex.answer.reasons) why_not[k].push_back({w.code, w.detail});
@@ -1013,16 +1013,6 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       return make_error(Errc::io, "rename " + tmp + ": " + std::strerror(e));
     }
     return fs::fsync_directory(spool_->state_dir(State::incoming));
-  }
-
-  static std::string describe_av(const sandbox::Answer& a) {
-    switch (a.av) {
-      case sandbox::AvVerdict::none: return {};
-      case sandbox::AvVerdict::clean: return "clean";
-      case sandbox::AvVerdict::infected: return "infected: " + a.av_detail;
-      case sandbox::AvVerdict::not_scanned: return "not_scanned: " + a.av_detail;
-    }
-    return {};
   }
 
   // A worker that crashed, timed out or answered wrongly on an object:

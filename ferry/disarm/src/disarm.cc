@@ -1,5 +1,7 @@
 #include "ferry/disarm/disarm.h"
 
+#include <algorithm>
+
 namespace ferry::disarm {
 
 using policy::FileType;
@@ -15,6 +17,11 @@ std::optional<policy::SanitizeStep> step_for(FileType type) {
     case FileType::ofd: return policy::SanitizeStep::ofd;
     default: return std::nullopt;
   }
+}
+
+bool channel_sanitizes(const policy::Channel& channel, FileType type) {
+  const std::optional<policy::SanitizeStep> step = step_for(type);
+  return step && std::find(channel.sanitize.begin(), channel.sanitize.end(), *step) != channel.sanitize.end();
 }
 
 crypto::Result<Rebuilt> rebuild(FileType type, std::string_view bytes, const Limits& limits) {

@@ -45,10 +45,6 @@ std::string position_in(std::string_view text, std::size_t offset) {
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
 
-// The value as an officer may see it in an audit line: enough to find it,
-// not enough to be it (the forms masking writes, mask.h).
-std::string masked(policy::PiiKind kind, std::string_view v) { return mask_value(kind, v); }
-
 std::string_view describe(policy::PiiKind kind) {
   switch (kind) {
     case policy::PiiKind::cn_id: return "a citizen ID number (GB 11643)";
@@ -446,13 +442,13 @@ std::optional<Reason> Inspector::check_text(Walk& walk, const std::string& name,
           return std::nullopt;
         }
         return Reason{"pii.unmaskable", std::string(describe(m.kind)) + " at " + position_in(text, at) +
-                                            " of the text of " + name + " (" + masked(m.kind, value) +
+                                            " of the text of " + name + " (" + mask_value(m.kind, value) +
                                             "); the policy says mask, and a member of an archive cannot be "
                                             "masked, so the object is held"};
       }
       return Reason{"pii." + std::string(policy::to_string(m.kind)),
                     std::string(describe(m.kind)) + " at " + position_in(text, at) + " of the text of " + name + " (" +
-                        masked(m.kind, value) + ")"};
+                        mask_value(m.kind, value) + ")"};
     }
   }
   return std::nullopt;

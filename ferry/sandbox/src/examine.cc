@@ -10,14 +10,9 @@ namespace {
 using pipeline::Reason;
 using policy::FileType;
 
-bool sanitizes(const policy::Channel& ch, FileType type) {
-  const std::optional<policy::SanitizeStep> step = disarm::step_for(type);
-  return step && std::find(ch.sanitize.begin(), ch.sanitize.end(), *step) != ch.sanitize.end();
-}
-
 // Whether any object or member of these types is rebuilt on this channel.
 bool sanitizes_any(const policy::Channel& ch, const std::set<FileType>& types) {
-  return std::any_of(types.begin(), types.end(), [&](FileType t) { return sanitizes(ch, t); });
+  return std::any_of(types.begin(), types.end(), [&](FileType t) { return disarm::channel_sanitizes(ch, t); });
 }
 
 std::string joined(const std::vector<std::string>& lines, std::size_t max = 8) {
@@ -137,7 +132,7 @@ Answer Examiner::send(const policy::Channel& ch, std::string_view name, std::str
   // Disarm: the object itself, or an archive's members.
   std::string current(bytes);
   bool rebuilt = false;
-  if (sanitizes(ch, type)) {
+  if (disarm::channel_sanitizes(ch, type)) {
     crypto::Result<disarm::Rebuilt> r = disarm::rebuild(type, current, limits_);
     if (!r.ok()) {
       a.reasons.push_back({"disarm.failed", std::string(name) + " could not be rebuilt as a clean " +
@@ -164,7 +159,7 @@ Answer Examiner::send(const policy::Channel& ch, std::string_view name, std::str
         if (!r.ok()) return r.error();
         out = std::move(r->bytes);
         here = std::move(r->removed);
-      } else if (sanitizes(ch, *d.type)) {
+      } else if (disarm::channel_sanitizes(ch, *d.type)) {
         crypto::Result<disarm::Rebuilt> r = disarm::rebuild(*d.type, b, limits_);
         if (!r.ok()) return crypto::make_error(r.error().code, "member '" + m + "': " + r.error().message);
         out = std::move(r->bytes);
@@ -206,7 +201,7 @@ Answer Examiner::send(const policy::Channel& ch, std::string_view name, std::str
     pipeline::Inspection again =
         inspector_->inspect(ch, name, current, pipeline::Inspector::Rules::structure,
                             [&](const std::string& what, FileType t, std::string_view b) -> std::optional<Reason> {
-                              if (!sanitizes(ch, t)) return std::nullopt;
+                              if (!disarm::channel_sanitizes(ch, t)) return std::nullopt;
                               crypto::Result<std::vector<std::string>> left = disarm::find_active_content(t, b, limits_);
                               if (!left.ok()) return Reason{"disarm.failed", what + ": " + left.error().message};
                               if (!left->empty()) {
@@ -239,7 +234,7 @@ Answer Examiner::receive(const policy::Channel& ch, std::string_view name, std::
   pipeline::Inspection in =
       inspector_->inspect(ch, name, bytes, pipeline::Inspector::Rules::structure,
                           [&](const std::string& what, FileType t, std::string_view b) -> std::optional<Reason> {
-                            if (!sanitizes(ch, t)) return std::nullopt;
+                            if (!disarm::channel_sanitizes(ch, t)) return std::nullopt;
                             crypto::Result<std::vector<std::string>> left = disarm::find_active_content(t, b, limits_);
                             if (!left.ok()) {
                               return Reason{"disarm.unverifiable", what + ": the receiving side cannot check it "

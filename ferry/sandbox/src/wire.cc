@@ -270,6 +270,16 @@ std::optional<MessageType> peek_type(std::string_view packet) {
   return static_cast<MessageType>(t);
 }
 
+std::string describe_antivirus(const Answer& a) {
+  switch (a.av) {
+    case AvVerdict::none: return {};
+    case AvVerdict::clean: return "clean";
+    case AvVerdict::infected: return "infected: " + a.av_detail;
+    case AvVerdict::not_scanned: return "not_scanned: " + a.av_detail;
+  }
+  return {};
+}
+
 void fit(Answer& a) {
   cut(a.type, 256);
   cut(a.av_detail, 1024);

@@ -103,11 +103,6 @@ double cpu_seconds_of(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-bool sanitizes(const policy::Channel& ch, FileType type) {
-  const std::optional<policy::SanitizeStep> step = disarm::step_for(type);
-  return step && std::find(ch.sanitize.begin(), ch.sanitize.end(), *step) != ch.sanitize.end();
-}
-
 Examined failed(std::string code, std::string detail, std::string incident) {
   Examined e;
   e.answer.reasons.push_back({std::move(code), std::move(detail)});
@@ -543,7 +538,7 @@ Examined Worker::check_answer(Role role, const policy::Policy& policy, const Wor
     if (ch->antivirus != policy::Antivirus::off && a->av == AvVerdict::none) {
       return bad("it gave no antivirus verdict for a channel that scans");
     }
-    if (sanitizes(*ch, *type) && !a->has_output) return bad("it did not rebuild a " + a->type + " the channel sanitizes");
+    if (disarm::channel_sanitizes(*ch, *type) && !a->has_output) return bad("it did not rebuild a " + a->type + " the channel sanitizes");
   }
   if (a->has_output) {
     fs::Fd out = std::move(packet.fds.front());
