@@ -162,6 +162,10 @@ struct Channel {
   std::vector<std::string> deny_keywords;  // names of lists, each defined
   std::optional<PiiRule> pii;
   Approval approval = Approval::none;  // file and message channels only
+  // Different security officers who must each approve an object
+  // (`approval: { required: true, reviewers: 2 }`; the short form
+  // `approval: required` means one). 0 when approval is none.
+  unsigned reviewers = 0;
   std::vector<Route> routes;             // request channels only; non-empty there
   std::optional<ResponseRules> response;  // request channels only
   Position position;                      // of the channel's item in the policy

@@ -126,6 +126,16 @@ struct AuditConfig {
   std::chrono::days retention{180};  // retention_days; PRC Cybersecurity Law art. 21: at least six months
   AuditOnFull on_full = AuditOnFull::block;
   std::optional<std::string> syslog;  // "udp://HOST:PORT" or "tcp://HOST:PORT"
+  std::uint64_t segment_size = std::uint64_t{64} << 20;  // a segment file rotates past this
+  // The audit trail's budget (max_size) and the file system reserve
+  // (min_free): full at either (CC FAU_STG.3/4), warned at warn_at_percent.
+  std::optional<std::uint64_t> max_size;
+  std::uint64_t min_free = std::uint64_t{64} << 20;
+  unsigned warn_at_percent = 80;
+  // A signed checkpoint every checkpoint_records records or
+  // checkpoint_seconds, whichever comes first.
+  std::uint64_t checkpoint_records = 1000;
+  std::chrono::seconds checkpoint_interval{60};
 };
 
 struct MetricsConfig {

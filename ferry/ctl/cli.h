@@ -68,5 +68,15 @@ int cmd_status(std::span<char* const> args);
 int cmd_policy(std::span<char* const> args);
 int cmd_inspect(std::span<char* const> args);
 int cmd_av(std::span<char* const> args);
+// audit verify|query|report (cmd_audit.cc dispatches to the three below).
+int cmd_audit(std::span<char* const> args);
+int cmd_audit_verify(std::span<char* const> args);  // cmd_audit_verify.cc
+int cmd_audit_query(std::span<char* const> args);   // cmd_audit_query.cc
+int cmd_audit_report(std::span<char* const> args);  // cmd_audit_report.cc
+// Officers' requests to a running side over its control socket (cmd_control.cc).
+int cmd_pending(std::span<char* const> args);
+int cmd_approve(std::span<char* const> args);
+int cmd_reject(std::span<char* const> args);
+int cmd_quarantine(std::span<char* const> args);
 
 }  // namespace ferry::ctl

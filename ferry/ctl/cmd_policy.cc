@@ -105,7 +105,10 @@ std::string describe_channel(const policy::Channel& c) {
   }
   if (!c.deny_keywords.empty()) out += ", deny_keywords " + join(c.deny_keywords);
   if (c.pii) out += ", pii " + describe_pii(*c.pii);
-  if (c.kind != policy::ChannelKind::request) out += ", approval " + std::string(policy::to_string(c.approval));
+  if (c.kind != policy::ChannelKind::request) {
+    out += ", approval " + std::string(policy::to_string(c.approval));
+    if (c.reviewers > 1) out += " (" + std::to_string(c.reviewers) + " reviewers)";
+  }
   if (!c.routes.empty()) out += ", routes " + std::to_string(c.routes.size());
   if (c.response) {
     out += ", response allow_types " + std::to_string(c.response->allow_types.size());
@@ -303,6 +306,10 @@ class PolicyDiff {
     if (o.approval != n.approval) {
       add(at + "approval " + name_of(o.approval) + " -> " + name_of(n.approval),
           n.approval == policy::Approval::none);
+    } else if (o.reviewers != n.reviewers) {
+      // Fewer officers per release is a loosening.
+      add(at + "approval reviewers " + std::to_string(o.reviewers) + " -> " + std::to_string(n.reviewers),
+          n.reviewers < o.reviewers);
     }
     for (const policy::Route& r : n.routes) {
       auto same = [&r](const policy::Route& x) { return same_route(x, r); };

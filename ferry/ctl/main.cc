@@ -23,6 +23,11 @@ constexpr Entry kCommands[] = {
     {"inspect", ferry::ctl::cmd_inspect, "dry-run a channel's pipeline over files: verdict, type and reasons"},
     {"av", ferry::ctl::cmd_av, "install a tested antivirus signature database, or show the installed one"},
     {"status", ferry::ctl::cmd_status, "show a running side (needs --config FILE before the command)"},
+    {"pending", ferry::ctl::cmd_pending, "list objects awaiting an officer's approval on a running side"},
+    {"approve", ferry::ctl::cmd_approve, "approve an object for release (signed with a secadmin key)"},
+    {"reject", ferry::ctl::cmd_reject, "reject an object awaiting approval (signed with a secadmin key)"},
+    {"quarantine", ferry::ctl::cmd_quarantine, "list, show, release or purge quarantined objects"},
+    {"audit", ferry::ctl::cmd_audit, "verify, query or report on an audit trail"},
 };
 
 void print_help(std::FILE* out) {

@@ -9,6 +9,8 @@
 namespace ferry::daemon {
 
 inline constexpr const char* kStatusFileName = "status.json";
+// The officers' control socket (ferry/control), in the spool directory.
+inline constexpr const char* kControlSocketName = "control.sock";
 // ferryd rewrites the file every second; older than this, it is not running.
 inline constexpr int kStatusStaleSeconds = 5;
 

@@ -47,9 +47,11 @@ enum class State : std::uint8_t {
   received,    // receiving side: complete and verified, waiting for delivery
   done,        // finished, kept for the retention period
   quarantine,  // rejected, with reasons
+  pending,     // sending side: passed the pipeline, awaiting officers' approval ([audit])
 };
-inline constexpr std::array<State, 6> kAllStates = {State::incoming, State::outgoing, State::partial,
-                                                    State::received, State::done,     State::quarantine};
+inline constexpr std::array<State, 7> kAllStates = {State::incoming, State::outgoing, State::partial,
+                                                    State::received, State::done,     State::quarantine,
+                                                    State::pending};
 
 std::string_view state_name(State state);
 std::optional<State> parse_state(std::string_view name);

@@ -22,6 +22,9 @@ constexpr std::array<std::string_view, 5> kTopKeys = {"schema", "serial", "descr
 constexpr std::array<std::string_view, 13> kChannelKeys = {
     "name", "direction", "kind", "allow_types", "max_size", "archives", "antivirus",
     "sanitize", "deny_keywords", "pii", "approval", "routes", "response"};
+constexpr std::array<std::string_view, 2> kApprovalKeys = {"required", "reviewers"};
+// More officers than a county boundary has; a typo like 22 is caught.
+constexpr std::uint64_t kMaxReviewers = 5;
 constexpr std::array<std::string_view, 4> kArchiveKeys = {"max_depth", "max_entries", "max_ratio", "max_expanded"};
 constexpr std::array<std::string_view, 2> kPiiKeys = {"detect", "action"};
 constexpr std::array<std::string_view, 3> kRouteKeys = {"method", "path", "content_type"};
@@ -277,9 +280,7 @@ class PolicyReader {
     }
     if (std::optional<Field> f = m->get("deny_keywords")) c.deny_keywords = read_list_refs(*f);
     if (std::optional<Field> f = m->get("pii")) c.pii = read_pii(*f);
-    if (std::optional<Field> f = m->get("approval")) {
-      if (auto v = f->choice<Approval>(kApprovalNames)) c.approval = *v;
-    }
+    if (std::optional<Field> f = m->get("approval")) read_approval(*f, c);
 
     if (kind && !request) {
       const std::string hint = "kind is " + std::string(to_string(*kind)) + "; only a request channel has it";
@@ -339,6 +340,35 @@ class PolicyReader {
       out.push_back(*name);
     }
     return out;
+  }
+
+  // `approval: required | none`, or `approval: { required: true|false,
+  // reviewers: N }` where N different security officers must each approve
+  // (two-person rule for the most sensitive releases).
+  void read_approval(const Field& f, Channel& c) {
+    if (!f.is_mapping()) {
+      if (auto v = f.choice<Approval>(kApprovalNames)) {
+        c.approval = *v;
+        c.reviewers = *v == Approval::required ? 1 : 0;
+      }
+      return;
+    }
+    std::optional<Mapping> m = f.mapping(kApprovalKeys);
+    if (!m) return;
+    std::optional<bool> required;
+    if (std::optional<Field> r = m->require("required")) required = r->boolean();
+    if (!required) return;
+    c.approval = *required ? Approval::required : Approval::none;
+    c.reviewers = *required ? 1 : 0;
+    if (std::optional<Field> n = m->get("reviewers")) {
+      std::optional<std::uint64_t> v = n->unsigned_integer(1, kMaxReviewers);
+      if (!v) return;
+      if (!*required) {
+        n->error("reviewers without approval", "reviewers counts the officers who approve; set required: true");
+        return;
+      }
+      c.reviewers = static_cast<unsigned>(*v);
+    }
   }
 
   std::optional<PiiRule> read_pii(const Field& f) {

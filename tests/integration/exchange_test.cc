@@ -51,8 +51,14 @@ TEST(Exchange, TwoThousandFilesBothDirectionsArriveOnceAndIdentical) {
     plan.push_back({channel, path, sm3_hex(content)});
     drop_file(sides.inbox(channel), path, content);
   }
-  ASSERT_TRUE(TwoSides::wait_until([&] { return all_arrived(sides, plan); }, std::chrono::minutes(8),
-                                   std::chrono::milliseconds(500)))
+  // release-out needs a security officer's approval (reference policy):
+  // the officer approves what ferryctl pending lists, as it comes.
+  ASSERT_TRUE(TwoSides::wait_until(
+      [&] {
+        sides.approve_pending(Which::inner);
+        return all_arrived(sides, plan);
+      },
+      std::chrono::minutes(8), std::chrono::milliseconds(500)))
       << "outer log tail:\n" << sides.log(Which::outer).substr(sides.log(Which::outer).size() > 3000 ? sides.log(Which::outer).size() - 3000 : 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // anything extra would show now
   expect_exactly(sides, plan);

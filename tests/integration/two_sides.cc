@@ -2,11 +2,16 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <cstring>
 #include <stdexcept>
@@ -69,6 +74,14 @@ TwoSides::TwoSides(TwoSidesOptions options) : options_(std::move(options)) {
     if (!options_.link_extra.empty()) {
       replace_once(text, "  transport: unix", "  transport: unix\n" + options_.link_extra);
     }
+    const int port = free_tcp_port();
+    metrics_port_[w == Which::outer ? 0 : 1] = port;
+    replace_once(text, w == Which::outer ? "127.0.0.1:9750" : "127.0.0.1:9751", "127.0.0.1:" + std::to_string(port));
+    if (!options_.audit_extra.empty()) replace_once(text, "\naudit:\n", "\naudit:\n" + options_.audit_extra);
+    if (w == Which::outer && !options_.outer_audit_extra.empty()) {
+      replace_once(text, "\naudit:\n", "\naudit:\n" + options_.outer_audit_extra);
+    }
+    if (!options_.on_full.empty()) replace_once(text, "on_full: block ", "on_full: " + options_.on_full + " ");
     text += "\ningest: { settle_ms: " + std::to_string(options_.settle.count()) + ", rescan_seconds: 1 }\n";
     text += options_.config_extra;
     spit(config(w), text);
@@ -120,6 +133,47 @@ std::string TwoSides::spool(Which w) const {
   if (w == Which::inner && !options_.inner_root.empty()) return options_.inner_root + "/spool";
   return dir_ + "/var/" + name(w) + "/spool";
 }
+std::string TwoSides::audit_dir(Which w) const { return dir_ + "/var/" + name(w) + "/audit"; }
+
+ProcessOutcome TwoSides::ctl(Which w, std::vector<std::string> args) const {
+  args.insert(args.begin(), {FERRYCTL_PATH, "--config", config(w)});
+  ProcessOptions opts;
+  opts.working_directory = dir_;
+  opts.timeout = std::chrono::seconds(60);
+  return run_process(args, opts);
+}
+
+std::size_t TwoSides::approve_pending(Which w, const std::string& key_name) const {
+  ProcessOutcome listed = ctl(w, {"pending", "--json"});
+  if (!listed.succeeded()) return 0;
+  std::vector<std::string> args = {"approve"};
+  static const std::regex kObject("\"object\": ?\"([0-9a-f]{32})\"");
+  for (auto it = std::sregex_iterator(listed.out.begin(), listed.out.end(), kObject); it != std::sregex_iterator(); ++it) {
+    args.push_back((*it)[1].str());
+  }
+  const std::size_t n = args.size() - 1;
+  if (n == 0) return 0;
+  args.insert(args.end(), {"--key", key(key_name)});
+  ProcessOutcome approved = ctl(w, args);
+  return approved.succeeded() ? n : 0;
+}
+
+int free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
 std::string TwoSides::log(Which w) const {
   try {
     return slurp(dir_ + "/" + name(w) + ".log");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tests/support/daemon_process.h"
+#include "tests/support/subprocess.h"
 
 namespace ferry::test {
 
@@ -32,6 +33,11 @@ struct TwoSidesOptions {
   std::string link_extra;
   // Extra YAML appended to both configs (e.g. a `worker:` section).
   std::string config_extra;
+  // Extra keys for both configs' `audit:` section (e.g. "  max_size: 64KiB\n"),
+  // and its on_full, when not the reference's block.
+  std::string audit_extra;
+  std::string outer_audit_extra;  // the outer side's only
+  std::string on_full;
 };
 
 class TwoSides {
@@ -55,6 +61,17 @@ class TwoSides {
   std::string outbox(const std::string& channel) const;
   std::string spool(Which w) const;
   std::string log(Which w) const;  // the side's stderr so far
+  std::string audit_dir(Which w) const;
+  std::string key(const std::string& who) const { return dir_ + "/keys/" + who + ".key"; }
+  std::string pub(const std::string& who) const { return dir_ + "/keys/" + who + ".pub"; }
+  // `ferryctl --config <the side's config> ARGS...`, run in the test's directory.
+  ProcessOutcome ctl(Which w, std::vector<std::string> args) const;
+  // Approves, with keys/KEY_NAME.key, every object `ferryctl pending` lists
+  // on the side; returns how many it approved.
+  std::size_t approve_pending(Which w, const std::string& key_name = "secadmin") const;
+  // The side's metrics port: a free one chosen for this test, in place of
+  // the reference's fixed 9750/9751.
+  int metrics_port(Which w) const { return w == Which::outer ? metrics_port_[0] : metrics_port_[1]; }
 
   void start(Which w);
   void start_both() { start(Which::inner); start(Which::outer); }
@@ -71,6 +88,7 @@ class TwoSides {
  private:
   std::string dir_;
   TwoSidesOptions options_;
+  int metrics_port_[2] = {0, 0};
   std::map<Which, std::optional<DaemonProcess>> procs_;
 };
 
@@ -82,5 +100,7 @@ std::string sm3_hex(const std::string& content);
 // Deterministic text of a given size from a seed: lower-case letters, spaces
 // and line breaks (valid text and CSV, no digits: no personal data).
 std::string make_content(std::uint64_t seed, std::size_t size);
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_tcp_port();
 
 }  // namespace ferry::test

@@ -1,14 +1,10 @@
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <cassert>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 
 #include "ferry/audit/event.h"
 #include "ferry/audit/json.h"
+#include "ferry/audit/log.h"
 
 namespace ferry::audit {
 
@@ -81,63 +77,22 @@ std::string to_json_line(const Event& event, std::string_view side, std::chrono:
   return line;
 }
 
-namespace {
-
-class JsonLinesSink final : public AuditSink {
- public:
-  JsonLinesSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  ~JsonLinesSink() override { ::close(fd_); }
-
-  crypto::Status record(const std::string& json_line) override {
-    std::string line = json_line + "\n";
-    std::size_t done = 0;
-    while (done < line.size()) {
-      ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return crypto::make_error(crypto::Errc::io, path_ + ": " + std::strerror(errno));
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    return {};
-  }
-
-  crypto::Status sync() override {
-    if (::fdatasync(fd_) != 0) return crypto::make_error(crypto::Errc::io, path_ + ": " + std::strerror(errno));
-    return {};
-  }
-
- private:
-  int fd_;
-  std::string path_;
-};
-
-}  // namespace
-
-crypto::Result<std::unique_ptr<AuditSink>> open_jsonl_sink(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return crypto::make_error(crypto::Errc::io, dir + ": " + std::strerror(errno));
-  }
-  const std::string path = dir + "/audit.jsonl";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return crypto::make_error(crypto::Errc::io, path + ": " + std::strerror(errno));
-  return std::unique_ptr<AuditSink>(std::make_unique<JsonLinesSink>(fd, path));
-}
+Recorder::Recorder(std::unique_ptr<AuditLog> log) : log_(std::move(log)) { assert(log_); }
+Recorder::~Recorder() = default;
 
 crypto::Status Recorder::note(const Event& event) {
-  const std::string line = to_json_line(event, side_, std::chrono::system_clock::now());
-  std::fprintf(stderr, "%s\n", line.c_str());
-  if (!sink_) return {};
-  crypto::Status s = sink_->record(line);
+  const auto now = std::chrono::system_clock::now();
+  std::fprintf(stderr, "%s\n", to_json_line(event, log_->options().side, now).c_str());
+  crypto::Status s = log_->append(event, now);
   if (!s.ok()) std::fprintf(stderr, "ferryd: audit record failed: %s\n", s.error().message.c_str());
   pending_ = true;
   return s;
 }
 
 crypto::Status Recorder::sync() {
-  if (!sink_ || !pending_) return {};
+  if (!pending_) return {};
   pending_ = false;
-  crypto::Status s = sink_->sync();
+  crypto::Status s = log_->sync();
   if (!s.ok()) std::fprintf(stderr, "ferryd: audit sync failed: %s\n", s.error().message.c_str());
   return s;
 }

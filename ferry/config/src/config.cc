@@ -29,22 +29,12 @@ bool Config::link_transport_available() const { return link.transport == LinkTra
 
 std::vector<std::string> Config::inactive_features() const {
   std::vector<std::string> out;
-  // officers.secadmin is active: its keys verify the policy's signature.
-  if (officers && (!officers->sysadmin.empty() || !officers->auditor.empty())) {
-    out.push_back("officers.sysadmin and officers.auditor: parsed; their keys are not used yet (only "
-                  "officers.secadmin's, which verify the policy signature)");
-  }
   for (const Binding& b : channels) {
     if (b.role == BindingRole::listen || b.role == BindingRole::upstream) {
       out.push_back("channel " + b.channel + " (" + std::string(to_string(b.role)) + " " + b.target +
                     (b.tls ? ", tls" : "") + "): parsed; request and message channels arrive later");
     }
   }
-  out.push_back("audit.retention_days (" + std::to_string(audit.retention.count()) + ") and audit.on_full (" +
-                (audit.on_full == AuditOnFull::block ? "block" : "overwrite_oldest") +
-                "): parsed; enforced once the audit trail is tamper-evident ([audit])");
-  if (audit.syslog) out.push_back("audit.syslog (" + *audit.syslog + "): parsed; forwarding arrives with [audit]");
-  if (metrics) out.push_back("metrics (" + metrics->listen + "): parsed; not served yet");
   if (!link_transport_available()) {
     out.push_back("link.transport pcap: parsed; not available yet, ferryd refuses to start with it");
   }

@@ -41,7 +41,9 @@ constexpr std::array<std::string_view, 7> kWorkerKeys = {"program",           "u
                                                          "memory",            "timeout_floor_seconds",
                                                          "timeout_per_mib_ms", "timeout_ceiling_seconds",
                                                          "max_use"};
-constexpr std::array<std::string_view, 4> kAuditKeys = {"dir", "retention_days", "on_full", "syslog"};
+constexpr std::array<std::string_view, 10> kAuditKeys = {
+    "dir",      "retention_days", "on_full",         "syslog",  "segment_size",
+    "max_size", "min_free",       "warn_at_percent", "checkpoint_records", "checkpoint_seconds"};
 constexpr std::array<std::string_view, 1> kMetricsKeys = {"listen"};
 constexpr std::array<std::string_view, 2> kIngestKeys = {"settle_ms", "rescan_seconds"};
 
@@ -503,6 +505,24 @@ class ConfigReader {
     }
     if (std::optional<Field> v = m->get("on_full")) {
       if (auto x = v->choice<AuditOnFull>(kOnFullNames)) audit.on_full = *x;
+    }
+    if (std::optional<Field> v = m->get("segment_size")) {
+      if (auto n = v->size(std::uint64_t{16} << 10, std::uint64_t{1} << 32)) audit.segment_size = *n;
+    }
+    if (std::optional<Field> v = m->get("max_size")) {
+      if (auto n = v->size(std::uint64_t{64} << 10)) audit.max_size = *n;
+    }
+    if (std::optional<Field> v = m->get("min_free")) {
+      if (auto n = v->size()) audit.min_free = *n;
+    }
+    if (std::optional<Field> v = m->get("warn_at_percent")) {
+      if (auto n = v->unsigned_integer(1, 99)) audit.warn_at_percent = static_cast<unsigned>(*n);
+    }
+    if (std::optional<Field> v = m->get("checkpoint_records")) {
+      if (auto n = v->unsigned_integer(1, 1'000'000)) audit.checkpoint_records = *n;
+    }
+    if (std::optional<Field> v = m->get("checkpoint_seconds")) {
+      if (auto n = v->unsigned_integer(1, 86400)) audit.checkpoint_interval = std::chrono::seconds(*n);
     }
     if (std::optional<Field> v = m->get("syslog")) {
       if (std::optional<std::string> s = v->nonempty_string()) {

@@ -10,9 +10,12 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <thread>
 #include <map>
+#include <tuple>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -24,8 +27,13 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "crypto/device.h"
+#include "crypto/selftest.h"
 #include "crypto/sm2.h"
 #include "ferry/audit/event.h"
+#include "ferry/audit/json.h"
+#include "ferry/audit/log.h"
+#include "ferry/audit/record.h"
+#include "ferry/control/server.h"
 #include "ferry/daemon/status.h"
 #include "ferry/fs/durable_file.h"
 #include "ferry/link/engine.h"
@@ -39,6 +47,8 @@
 #include "ferry/spool/inotify_watch.h"
 #include "ferry/spool/source_scanner.h"
 #include "ferry/spool/spool.h"
+#include "ferry/telemetry/metrics.h"
+#include "ferry/telemetry/syslog.h"
 #include "hw/frame_transport.h"
 
 namespace ferry::daemon {
@@ -80,6 +90,11 @@ constexpr std::uint16_t kRejectName = 101;
 constexpr std::uint16_t kRejectSize = 102;
 constexpr std::uint16_t kRejectUnbound = 103;
 constexpr std::uint16_t kRejectSpool = 104;
+// A pending object's record keeps what the officers decide on as reasons
+// (spool/object_record.h has no other repeatable field): the type the
+// worker found, and one approval per officer who gave one.
+constexpr std::string_view kPendingType = "pending.type";
+constexpr std::string_view kApprovalGiven = "approval.given";
 
 spool::ObjectId to_spool(const link::ObjectId& id) { return spool::ObjectId(id.bytes); }
 link::ObjectId to_link(const spool::ObjectId& id) {
@@ -112,7 +127,7 @@ struct SourceChannel {
   std::deque<spool::Candidate> pending;
 };
 
-class RunningSide final : public Side, public link::ObjectSource, public link::ObjectSink {
+class RunningSide final : public Side, public link::ObjectSource, public link::ObjectSink, public control::Handler {
  public:
   RunningSide(asio::io_context& io, config::Config config, AdmittedPolicy policy)
       : io_(io),
@@ -146,9 +161,37 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     if (!peer.ok()) return make_error(peer.error().code, config_.identity.peer + ": " + peer.error().message);
 
     if (Status s = fs::make_directories(config_.audit.dir, 0700); !s.ok()) return s;
-    Result<std::unique_ptr<audit::AuditSink>> sink = audit::open_jsonl_sink(config_.audit.dir);
-    if (!sink.ok()) return sink.error();
-    recorder_ = std::make_unique<audit::Recorder>(side_name_, std::move(sink).value());
+    // The audit trail's checkpoints and head seal are signed with this
+    // side's key: verifiable with its public key (ferryctl audit verify --pub).
+    Result<crypto::Sm2PrivateKey> audit_key = crypto::Sm2PrivateKey::from_pem(*key_pem);
+    if (!audit_key.ok()) return audit_key.error();
+    audit::LogOptions lo;
+    lo.dir = config_.audit.dir;
+    lo.side = side_name_;
+    lo.segment_size = config_.audit.segment_size;
+    lo.checkpoint_records = config_.audit.checkpoint_records;
+    lo.checkpoint_interval = config_.audit.checkpoint_interval;
+    lo.retention = config_.audit.retention;
+    lo.max_size = config_.audit.max_size;
+    lo.min_free = config_.audit.min_free;
+    lo.warn_at = config_.audit.warn_at_percent / 100.0;
+    lo.on_full = config_.audit.on_full == config::AuditOnFull::block ? audit::OnFull::block
+                                                                     : audit::OnFull::overwrite_oldest;
+    Result<std::unique_ptr<audit::AuditLog>> log = audit::AuditLog::open(lo, std::move(audit_key).value());
+    if (!log.ok()) return make_error(log.error().code, config_.audit.dir + ": " + log.error().message);
+    recorder_ = std::make_unique<audit::Recorder>(std::move(log).value());
+    if (config_.audit.syslog) {
+      Result<telemetry::SyslogTarget> target = telemetry::parse_syslog_target(*config_.audit.syslog);
+      if (!target.ok()) return make_error(target.error().code, "audit.syslog: " + target.error().message);
+      telemetry::SyslogExporter::Options so;
+      char host[256] = {};
+      if (::gethostname(host, sizeof host - 1) == 0) so.hostname = host;
+      so.procid = static_cast<long>(::getpid());
+      Result<std::unique_ptr<telemetry::SyslogExporter>> ex =
+          telemetry::SyslogExporter::start(config_.audit.dir, *target, so);
+      if (!ex.ok()) return make_error(ex.error().code, "audit.syslog: " + ex.error().message);
+      syslog_ = std::move(ex).value();
+    }
 
     if (Status s = fs::make_directories(config_.spool.dir, 0700); !s.ok()) return s;
     Result<spool::AppliedSerial> applied = spool::AppliedSerial::open(config_.spool.dir);
@@ -177,6 +220,23 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
              .with("policy_serial", std::to_string(policy_->serial))
              .with("policy_signer", policy_signer_)
              .with("recovered", describe(*rec)));
+    note(audit::Event{"config.loaded", audit::Severity::notice, {}}
+             .with("file", config_.source)
+             .with("detail", "side " + side_name_ + ", spool " + config_.spool.dir + ", audit " + config_.audit.dir));
+    note(audit::Event{"policy.loaded", audit::Severity::notice, {}}
+             .with("file", config_.policy)
+             .with("serial", std::to_string(policy_->serial))
+             .with("sm3", crypto::to_hex(policy_->sm3))
+             .with("signer", policy_signer_));
+    // The power-on self-tests ran before start (main, which refuses to go
+    // on if one fails); run again here so their results are on the record.
+    for (const crypto::SelfTestOutcome& t : crypto::run_selftests(crypto::power_on_selftests())) {
+      note(audit::Event{t.passed ? "selftest.passed" : "selftest.failed",
+                        t.passed ? audit::Severity::info : audit::Severity::error, {}}
+               .with("test", t.name)
+               .with("source", t.source)
+               .with("detail", t.detail));
+    }
     if (policy_signer_.empty()) note_unsigned_policy();
     for (const std::string& line : config_.inactive_features()) {
       note(audit::Event{"config.inactive", audit::Severity::notice, {}}.with("detail", line));
@@ -265,7 +325,161 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     topt.max_frame = params.max_frame;
     transport_ = hw::make_unix_transport(io_, topt);
     started_ms_ = spool_->now_ms();
+
+    // Officers' requests (ferryctl pending/approve/reject/quarantine).
+    const config::Officers none;
+    const config::Officers& o = config_.officers ? *config_.officers : none;
+    Result<control::OfficerKeys> officers = control::OfficerKeys::load(o.sysadmin, o.secadmin, o.auditor);
+    if (!officers.ok()) return make_error(officers.error().code, "officers: " + officers.error().message);
+    Result<std::unique_ptr<control::ControlServer>> control =
+        control::ControlServer::start(io_, config_.spool.dir + "/" + kControlSocketName, side_name_,
+                                      std::move(officers).value(), *this, crypto::to_hex(engine_->status().own_fingerprint));
+    if (!control.ok()) return make_error(control.error().code, "control socket: " + control.error().message);
+    control_ = std::move(control).value();
+    if (config_.metrics) {
+      Result<std::unique_ptr<telemetry::MetricsServer>> m =
+          telemetry::MetricsServer::start(io_, config_.metrics->listen, [this] { return render_metrics(); });
+      if (!m.ok()) return make_error(m.error().code, "metrics.listen " + config_.metrics->listen + ": " + m.error().message);
+      metrics_ = std::move(m).value();
+    }
     return {};
+  }
+
+  // --- control::Handler ---------------------------------------------------
+
+  control::Reply handle(const control::Request& q, const std::optional<control::Actor>& actor,
+                        const control::Peer& peer) override {
+    Officer who;
+    if (actor) who = {std::string(control::to_string(actor->role)), actor->fingerprint, actor->key_name};
+    Answer a;
+    switch (q.op) {
+      case control::Op::pending: a = list_objects(State::pending); break;
+      case control::Op::quarantine_list: a = list_objects(State::quarantine); break;
+      case control::Op::show: a = show_object(q.object); break;
+      case control::Op::approve: a = approve(q.object, who, State::pending); break;
+      case control::Op::release: a = approve(q.object, who, State::quarantine); break;
+      case control::Op::reject: a = reject(q.object, who, q.reason); break;
+      case control::Op::purge: a = purge(q.object, who); break;
+    }
+    if (control::is_change(q.op) && !a.ok) {
+      // A refused change is on the record too, with who asked.
+      note(audit::Event{"control.refused", audit::Severity::warning, {}}
+               .with("op", std::string(control::to_string(q.op)))
+               .with("object", q.object)
+               .with("actor", who.actor())
+               .with("reason", a.code)
+               .with("peer_uid", std::to_string(peer.uid))
+               .with("detail", a.message));
+    }
+    control::Reply r;
+    r.ok = a.ok;
+    r.code = a.code;
+    r.message = a.message;
+    r.entries = std::move(a.entries);
+    return r;
+  }
+
+  void refused(const control::Request& q, const std::optional<control::Actor>& actor, const control::Reply& reply,
+               const control::Peer& peer) override {
+    if (!control::is_change(q.op)) return;
+    note(audit::Event{"control.refused", audit::Severity::warning, {}}
+             .with("op", std::string(control::to_string(q.op)))
+             .with("object", q.object)
+             .with("actor", actor ? std::string(control::to_string(actor->role)) + ":" + actor->fingerprint
+                                  : "unverified:" + q.key)
+             .with("reason", reply.code)
+             .with("peer_uid", std::to_string(peer.uid))
+             .with("detail", reply.message));
+  }
+
+  // --- metrics (Prometheus text, metrics.listen) -------------------------
+
+  std::string render_metrics() {
+    using K = telemetry::MetricKind;
+    telemetry::Exposition x;
+    x.family("ferry_objects_total", K::counter,
+             "Objects by channel, direction and verdict (accepted, rejected, approved, officer_rejected, released, "
+             "sent, received, delivered, duplicate, purged), counted from the audit events");
+    x.family("ferry_object_bytes_total", K::counter, "Bytes of the objects counted in ferry_objects_total");
+    for (const auto& [key, n] : object_counts_) {
+      const auto& [channel, direction, verdict] = key;
+      x.sample("ferry_objects_total", {{"channel", channel}, {"direction", direction}, {"verdict", verdict}},
+               static_cast<double>(n.objects));
+      x.sample("ferry_object_bytes_total", {{"channel", channel}, {"direction", direction}, {"verdict", verdict}},
+               static_cast<double>(n.bytes));
+    }
+    x.family("ferry_queue_objects", K::gauge, "Objects in the spool by channel and state");
+    x.family("ferry_queue_bytes", K::gauge, "Bytes in the spool by channel and state");
+    for (const auto& [channel, states] : depth_) {
+      for (const auto& [st, d] : states) {
+        const std::string state(spool::state_name(st));
+        x.sample("ferry_queue_objects", {{"channel", channel}, {"state", state}}, static_cast<double>(d.objects));
+        x.sample("ferry_queue_bytes", {{"channel", channel}, {"state", state}}, static_cast<double>(d.bytes));
+      }
+    }
+    const link::LinkStatus ls = engine_->status();
+    const link::LinkCounters& c = ls.counters;
+    auto events = [this](std::initializer_list<std::string_view> types) {
+      std::uint64_t n = 0;
+      for (std::string_view t : types) {
+        auto it = event_counts_.find(std::string(t));
+        if (it != event_counts_.end()) n += it->second;
+      }
+      return static_cast<double>(n);
+    };
+    x.family("ferry_link_up", K::gauge, "1 while the link to the other side is up");
+    x.sample("ferry_link_up", {}, ls.state == link::LinkState::up ? 1 : 0);
+    x.family("ferry_link_handshakes_total", K::counter, "Handshakes completed");
+    x.sample("ferry_link_handshakes_total", {}, static_cast<double>(c.handshakes));
+    x.family("ferry_link_handshake_failures_total", K::counter, "Handshakes that failed or were refused, either end");
+    x.sample("ferry_link_handshake_failures_total", {}, events({"link.handshake_failed", "link.refused", "link.refused_by_peer"}));
+    x.family("ferry_link_rekeys_total", K::counter, "Session keys renewed");
+    x.sample("ferry_link_rekeys_total", {}, events({"link.rekeyed"}));
+    x.family("ferry_link_frames_total", K::counter, "Frames on the isolation link");
+    x.sample("ferry_link_frames_total", {{"direction", "in"}}, static_cast<double>(c.frames_in));
+    x.sample("ferry_link_frames_total", {{"direction", "out"}}, static_cast<double>(c.frames_out));
+    x.family("ferry_link_bytes_total", K::counter, "Bytes on the isolation link");
+    x.sample("ferry_link_bytes_total", {{"direction", "in"}}, static_cast<double>(c.bytes_in));
+    x.sample("ferry_link_bytes_total", {{"direction", "out"}}, static_cast<double>(c.bytes_out));
+    x.family("ferry_link_frames_dropped_total", K::counter,
+             "Frames dropped, by reason (corrupt: failed authentication or decryption)");
+    const std::pair<const char*, std::uint64_t> dropped[] = {
+        {"malformed", c.dropped.malformed}, {"wrong_session", c.dropped.wrong_session}, {"replay", c.dropped.replay},
+        {"out_of_window", c.dropped.out_of_window}, {"corrupt", c.dropped.corrupt}, {"unexpected", c.dropped.unexpected}};
+    for (const auto& [reason, n] : dropped) {
+      x.sample("ferry_link_frames_dropped_total", {{"reason", reason}}, static_cast<double>(n));
+    }
+    x.family("ferry_link_retransmissions_total", K::counter, "Data frames sent again");
+    x.sample("ferry_link_retransmissions_total", {}, static_cast<double>(c.data_retransmitted));
+    x.family("ferry_worker_crashes_total", K::counter, "Inspection workers that crashed on an object");
+    x.sample("ferry_worker_crashes_total", {}, events({"worker.crash"}));
+    x.family("ferry_worker_timeouts_total", K::counter, "Inspection workers killed for taking too long");
+    x.sample("ferry_worker_timeouts_total", {}, events({"worker.timeout"}));
+    x.family("ferry_worker_bad_answers_total", K::counter, "Inspection workers killed for a wrong answer");
+    x.sample("ferry_worker_bad_answers_total", {}, events({"worker.bad_answer"}));
+    audit::AuditLog& log = recorder_->log();
+    const audit::Storage st = log.storage();
+    x.family("ferry_audit_records_total", K::counter, "Records in the audit trail (its last sequence number)");
+    x.sample("ferry_audit_records_total", {}, static_cast<double>(log.last_seq()));
+    x.family("ferry_audit_last_checkpoint_age_seconds", K::gauge, "Seconds since the last signed checkpoint");
+    x.sample("ferry_audit_last_checkpoint_age_seconds", {},
+             std::chrono::duration<double>(std::chrono::system_clock::now() - log.last_checkpoint()).count());
+    x.family("ferry_audit_storage_fill_ratio", K::gauge, "The audit trail's fill: 1 is full (audit.on_full applies)");
+    x.sample("ferry_audit_storage_fill_ratio", {}, st.fill);
+    x.family("ferry_audit_storage_bytes", K::gauge, "Bytes of the audit trail's segments");
+    x.sample("ferry_audit_storage_bytes", {}, static_cast<double>(st.bytes));
+    x.family("ferry_ingest_blocked", K::gauge, "1 while no new object is taken because the audit trail is full");
+    x.sample("ferry_ingest_blocked", {}, ingest_blocked_ ? 1 : 0);
+    if (syslog_) {
+      const telemetry::SyslogExporter::Stats ss = syslog_->stats();
+      x.family("ferry_audit_exported_seq", K::gauge, "The last audit record handed to the syslog target");
+      x.sample("ferry_audit_exported_seq", {}, static_cast<double>(syslog_->exported_seq()));
+      x.family("ferry_audit_syslog_errors_total", K::counter, "Failed connections and sends to the syslog target");
+      x.sample("ferry_audit_syslog_errors_total", {}, static_cast<double>(ss.send_errors));
+    }
+    x.family("ferry_policy_serial", K::gauge, "Serial of the policy in force");
+    x.sample("ferry_policy_serial", {}, static_cast<double>(policy_->serial));
+    return x.text();
   }
 
   int run() override {
@@ -333,9 +547,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     }
     count(r->channel, State::outgoing, r->size, -1);
     note(audit::Event{"object.sent", audit::Severity::info, {}}
-             .with("id", id.hex())
+             .with("object", id.hex())
              .with("channel", r->channel)
-             .with("path", r->path)
+             .with("name", r->path)
              .with("size", std::to_string(r->size))
              .with("sm3", crypto::to_hex(r->sm3)));
   }
@@ -352,9 +566,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     count(r->channel, State::outgoing, r->size, -1);
     count(r->channel, State::quarantine, r->size, +1);
     note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
-             .with("id", id.hex())
+             .with("object", id.hex())
              .with("channel", r->channel)
-             .with("path", r->path)
+             .with("name", r->path)
              .with("reason", "peer.rejected")
              .with("detail", std::string(text)));
   }
@@ -375,7 +589,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       return link::OfferAnswer::reject(kRejectUnbound, "channel.unbound: no deliver directory on the " +
                                                            side_name_ + " side");
     }
-    if (delivered_->contains(id)) return link::OfferAnswer::duplicate();
+    if (delivered_->contains(id)) return duplicate(id, in);
     if (committing_.contains(id)) return link::OfferAnswer::busy();  // its DONE is on its way
     if (auto m = in_memory_.find(id); m != in_memory_.end()) {
       // Offered again (the sender reconnected): nothing of it is durable.
@@ -385,7 +599,10 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     }
     Result<std::optional<State>> where = spool_->find(id);
     if (!where.ok()) return link::OfferAnswer::busy();
-    if (*where == State::received || *where == State::done) return link::OfferAnswer::duplicate();
+    if (*where == State::received || *where == State::done) return duplicate(id, in);
+    // Audit storage full (on_full: block): nothing new is taken; the
+    // sender keeps the object and offers it again.
+    if (ingest_blocked_) return link::OfferAnswer::busy();
     if (*where == State::partial) {
       Result<std::uint64_t> have = spool_->partial_size(id);
       if (have.ok()) return link::OfferAnswer::accept(*have);
@@ -499,9 +716,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     count(r->channel, State::partial, r->size, -1);
     count(r->channel, State::received, r->size, +1);
     note(audit::Event{"object.received", audit::Severity::info, {}}
-             .with("id", id.hex())
+             .with("object", id.hex())
              .with("channel", r->channel)
-             .with("path", r->path)
+             .with("name", r->path)
              .with("size", std::to_string(r->size))
              .with("sm3", crypto::to_hex(r->sm3))
              .with("peer_serial", r->peer_serial ? std::to_string(*r->peer_serial) : ""));
@@ -510,6 +727,17 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     check_received();
     sync_audit();  // the record is durable before the engine acknowledges
     return link::CompleteAnswer::committed();
+  }
+
+  // An object offered again that this side already has: suppressed and audited.
+  link::OfferAnswer duplicate(const spool::ObjectId& id, const link::IncomingObject& in) {
+    note(audit::Event{"object.duplicate", audit::Severity::info, {}}
+             .with("object", id.hex())
+             .with("channel", in.channel)
+             .with("name", in.path)
+             .with("size", std::to_string(in.size))
+             .with("detail", "offered again after it was received; answered DUPLICATE, not stored twice"));
+    return link::OfferAnswer::duplicate();
   }
 
   // Group commit of the small objects complete() answered pending for: one
@@ -563,9 +791,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         continue;
       }
       note(audit::Event{"object.received", audit::Severity::info, {}}
-               .with("id", ids[k].hex())
+               .with("object", ids[k].hex())
                .with("channel", rec.channel)
-               .with("path", rec.path)
+               .with("name", rec.path)
                .with("size", std::to_string(created[k]->size))
                .with("sm3", crypto::to_hex(created[k]->sm3))
                .with("peer_serial", rec.peer_serial ? std::to_string(*rec.peer_serial) : ""));
@@ -590,6 +818,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // turn (one fdatasync for every record of the turn), or earlier by
   // sync_audit() where something is about to be acknowledged.
   void note(const audit::Event& e) {
+    count_event(e);
     if (Status s = recorder_->note(e); !s.ok()) last_error_ = "audit: " + s.error().message;
     if (!audit_sync_posted_) {
       audit_sync_posted_ = true;
@@ -600,6 +829,39 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   void sync_audit() {
     audit_sync_posted_ = false;
     if (Status s = recorder_->sync(); !s.ok()) last_error_ = "audit: " + s.error().message;
+    // Only records under a head seal leave the box.
+    if (syslog_) syslog_->advance(recorder_->log().sealed_seq());
+  }
+
+  // The metrics are counted from the audit events themselves, so the two
+  // can never disagree: objects and bytes by channel, direction and
+  // verdict, and every event by its type (worker crashes, handshake
+  // failures, ... are read from there).
+  void count_event(const audit::Event& e) {
+    ++event_counts_[e.type];
+    static const std::map<std::string_view, std::string_view> kVerdict = {
+        {"object.accepted", "accepted"},  {"object.quarantined", "rejected"}, {"object.refused", "rejected"},
+        {"object.approved", "approved"},  {"object.rejected", "officer_rejected"},
+        {"object.released", "released"},  {"object.sent", "sent"},           {"object.received", "received"},
+        {"object.delivered", "delivered"}, {"object.duplicate", "duplicate"}, {"object.purged", "purged"}};
+    auto v = kVerdict.find(e.type);
+    if (v == kVerdict.end()) return;
+    std::string channel, size;
+    for (const auto& [k, val] : e.fields) {
+      if (k == "channel" && channel.empty()) channel = val;
+      if (k == "size" && size.empty()) size = val;
+    }
+    // object.approved is counted once the object is released, not per officer.
+    if (e.type == "object.approved" || e.type == "object.released") {
+      bool complete = false;
+      for (const auto& [k, val] : e.fields) complete = complete || (k == "verdict");
+      if (!complete) return;
+    }
+    const policy::Channel* c = policy_->find(channel);
+    const std::string direction = c != nullptr ? std::string(policy::to_string(c->direction)) : "unknown";
+    ObjectCount& n = object_counts_[{channel, direction, std::string(v->second)}];
+    n.objects += 1;
+    n.bytes += size.empty() ? 0 : std::strtoull(size.c_str(), nullptr, 10);
   }
 
   void error_event(const std::string& type, const std::string& detail) {
@@ -610,9 +872,11 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   void refused(const spool::ObjectId& id, const link::IncomingObject& in, const std::string& code,
                const std::string& detail) {
     note(audit::Event{"object.refused", audit::Severity::warning, {}}
-             .with("id", id.hex())
+             .with("object", id.hex())
              .with("channel", in.channel)
-             .with("path", in.path)
+             .with("name", in.path)
+             .with("size", std::to_string(in.size))
+             .with("verdict", "rejected")
              .with("reason", code)
              .with("detail", detail));
   }
@@ -628,13 +892,11 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   // Rules of the policy that are parsed but not enforced as written yet:
-  // said at start-up and on reload, never silently ignored. (Antivirus,
-  // sanitize and pii masking are enforced by holding: see pipeline/inspect.h.)
+  // said at start-up and on reload, never silently ignored.
   void report_unenforced_rules() {
     for (const policy::Channel& c : policy_->channels) {
       std::vector<std::string> later;
       if (c.kind != policy::ChannelKind::file) later.push_back("kind " + std::string(policy::to_string(c.kind)));
-      if (c.approval == policy::Approval::required) later.push_back("approval");
       if (!c.routes.empty()) later.push_back("routes");
       if (c.response) later.push_back("response");
       if (later.empty()) continue;
@@ -644,9 +906,281 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
                .with("channel", c.name)
                .with("rules", list)
                .with("detail", "enforced now: channel, direction, max_size, names, true type, archives, "
-                               "keywords, personal data (reject; mask, antivirus and sanitize hold the "
-                               "object); these rules arrive with [audit] and later work"));
+                               "keywords, personal data, antivirus, sanitize, approval; request and message "
+                               "channels arrive later"));
     }
+  }
+
+  // --- officers' decisions (the control socket, ferry/control) -------------
+  //
+  // The control server has checked the signature, the challenge and the
+  // role before any of these runs; here the object's state decides.
+
+  using Entry = std::vector<std::pair<std::string, std::string>>;
+  struct Answer {
+    bool ok = false;
+    std::string code;     // a token: ok, unknown_object, not_pending, duplicate_reviewer, ...
+    std::string message;  // one line for the officer
+    std::vector<Entry> entries;
+  };
+  struct Officer {
+    std::string role;  // secadmin, ...
+    std::string fingerprint;
+    std::string key_name;
+    std::string actor() const { return role + ":" + fingerprint; }
+  };
+
+  static Answer refuse(std::string code, std::string message) { return {false, std::move(code), std::move(message), {}}; }
+
+  // The object an officer names, if it is in one of `states`.
+  Result<spool::ObjectRecord> find_for_officer(const std::string& hex, std::initializer_list<State> states,
+                                               Answer& refusal) {
+    std::optional<spool::ObjectId> id = spool::ObjectId::parse(hex);
+    if (!id) {
+      refusal = refuse("unknown_object", "'" + hex + "' is not an object id (32 hex digits, as ferryctl pending lists them)");
+      return make_error(Errc::invalid_argument, refusal.message);
+    }
+    Result<std::optional<State>> where = spool_->find(*id);
+    if (!where.ok() || !*where) {
+      refusal = refuse("unknown_object", "no object " + hex + " on the " + side_name_ +
+                                             " side (objects leave the spool once sent or delivered; the audit "
+                                             "trail keeps them: ferryctl audit query --object " + hex + ")");
+      return make_error(Errc::invalid_argument, refusal.message);
+    }
+    if (std::find(states.begin(), states.end(), **where) == states.end()) {
+      refusal = refuse("not_pending", "object " + hex + " is in " + std::string(spool::state_name(**where)) +
+                                          ", not " + std::string(spool::state_name(*states.begin())));
+      return make_error(Errc::invalid_argument, refusal.message);
+    }
+    Result<spool::ObjectRecord> r = spool_->read(*id, **where);
+    if (!r.ok()) refusal = refuse("internal", r.error().message);
+    return r;
+  }
+
+  static std::vector<std::string> approvals_of(const spool::ObjectRecord& r) {
+    std::vector<std::string> out;
+    for (const spool::Reason& why : r.reasons) {
+      if (why.code == kApprovalGiven) out.push_back(why.detail);
+    }
+    return out;
+  }
+
+  unsigned reviewers_for(const std::string& channel) const {
+    const policy::Channel* c = policy_->find(channel);
+    return c != nullptr ? std::max(1u, c->reviewers) : 1u;
+  }
+
+  // What the channel checked, for the officer: the stages an object of it
+  // passed before it could wait for approval.
+  std::string checks_of(const std::string& channel, const std::string& type) const {
+    const policy::Channel* c = policy_->find(channel);
+    std::string out = "channel, name, size";
+    if (c == nullptr) return out;
+    out += ", type" + (type.empty() ? std::string() : " (" + type + ")") + ", archive";
+    if (!c->deny_keywords.empty()) {
+      out += ", keywords (";
+      for (std::size_t k = 0; k < c->deny_keywords.size(); ++k) out += (k ? ", " : "") + c->deny_keywords[k];
+      out += ")";
+    }
+    if (c->pii) out += ", personal data (" + std::string(policy::to_string(c->pii->action)) + ")";
+    if (c->antivirus != policy::Antivirus::off) out += ", antivirus (" + std::string(policy::to_string(c->antivirus)) + ")";
+    if (!c->sanitize.empty()) out += ", disarm";
+    return out;
+  }
+
+  // The first bytes of a text object, for the officer's eye: valid UTF-8 is
+  // shown as it is, anything else escaped (json_string), so no byte of a
+  // hostile file reaches the officer's terminal as a control sequence.
+  std::string preview_of(const spool::ObjectRecord& r, const std::string& type) const {
+    if (type != "txt" && type != "csv" && type != "json" && type != "xml") return {};
+    Result<crypto::Bytes> b = fs::read_file(spool_->data_path(r.id, r.state), 1 << 30);
+    if (!b.ok()) return "(unreadable: " + b.error().message + ")";
+    std::string text(b->begin(), b->begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(b->size(), 512)));
+    // A character cut at the end is dropped, not escaped.
+    std::size_t end = text.size();
+    std::size_t back = 0;
+    while (end > 0 && back < 3 && (static_cast<unsigned char>(text[end - 1]) & 0xC0) == 0x80) --end, ++back;
+    if (end > 0 && static_cast<unsigned char>(text[end - 1]) >= 0xC0 && text.size() == 512) text.resize(end - 1);
+    std::string shown = audit::json_string(text);
+    return shown.substr(1, shown.size() - 2) + (b->size() > 512 ? " ..." : "");
+  }
+
+  Entry entry_of(const spool::ObjectRecord& r) const {
+    std::string type;
+    std::vector<std::string> reasons;
+    for (const spool::Reason& why : r.reasons) {
+      if (why.code == kPendingType) type = why.detail;
+      else if (why.code != kApprovalGiven) reasons.push_back(why.code + ": " + why.detail);
+    }
+    const std::vector<std::string> given = approvals_of(r);
+    std::string approvals = std::to_string(given.size()) + " of " + std::to_string(reviewers_for(r.channel));
+    for (const std::string& g : given) approvals += "; " + g.substr(0, g.find(' '));
+    Entry e{{"object", r.id.hex()},
+            {"state", std::string(spool::state_name(r.state))},
+            {"channel", r.channel},
+            {"name", r.path},
+            {"type", type},
+            {"size", std::to_string(r.size)},
+            {"sm3", crypto::to_hex(r.sm3)},
+            {"waiting_since", audit::format_timestamp(std::chrono::system_clock::time_point(
+                                  std::chrono::milliseconds(r.updated_ms)))}};
+    if (r.state == State::pending) {
+      e.emplace_back("checks", checks_of(r.channel, type));
+      e.emplace_back("approvals", approvals);
+      e.emplace_back("preview", preview_of(r, type));
+    } else {
+      std::string all;
+      for (const std::string& why : reasons) all += (all.empty() ? "" : "; ") + why;
+      e.emplace_back("reasons", all);
+      if (!given.empty()) e.emplace_back("approvals", approvals);
+    }
+    return e;
+  }
+
+  Answer list_objects(State st) {
+    Result<std::vector<spool::ObjectRecord>> list = spool_->list(st);
+    if (!list.ok()) return refuse("internal", list.error().message);
+    Answer a{true, "ok", std::to_string(list->size()) + " object" + (list->size() == 1 ? "" : "s") + " in " +
+                             std::string(spool::state_name(st)), {}};
+    for (const spool::ObjectRecord& r : *list) a.entries.push_back(entry_of(r));
+    return a;
+  }
+
+  Answer show_object(const std::string& hex) {
+    Answer refusal;
+    Result<spool::ObjectRecord> r = find_for_officer(hex, {State::pending, State::quarantine}, refusal);
+    if (!r.ok()) return refusal;
+    return {true, "ok", "object " + hex, {entry_of(*r)}};
+  }
+
+  // approve (a pending object) and release (a quarantined one): each
+  // officer's approval is made durable in the object's record; the object
+  // goes on when the channel's reviewers have all approved — different
+  // officers, one approval each (the two-person rule).
+  Answer approve(const std::string& hex, const Officer& who, State from) {
+    Answer refusal;
+    Result<spool::ObjectRecord> r = find_for_officer(hex, {from}, refusal);
+    if (!r.ok()) return refusal;
+    const unsigned needed = reviewers_for(r->channel);
+    std::vector<std::string> given = approvals_of(*r);
+    for (const std::string& g : given) {
+      if (g.starts_with(who.actor() + " ") || g == who.actor()) {
+        return refuse("duplicate_reviewer", "you (" + who.key_name + ") have already approved object " + hex + "; " +
+                                                std::to_string(given.size()) + " of " + std::to_string(needed) +
+                                                " approvals, another officer must approve");
+      }
+    }
+    const std::string approval = who.actor() + " " + who.key_name;
+    given.push_back(approval);
+    const bool complete = given.size() >= needed;
+    const bool release = from == State::quarantine;
+    const std::string event = release ? "object.released" : "object.approved";
+    if (!complete) {
+      Result<spool::ObjectRecord> u = spool_->update(r->id, from, [&](spool::ObjectRecord& rec) {
+        rec.reasons.push_back({std::string(kApprovalGiven), approval});
+      });
+      if (!u.ok()) return refuse("internal", u.error().message);
+      note(audit::Event{event, audit::Severity::notice, {}}
+               .with("object", hex)
+               .with("channel", r->channel)
+               .with("name", r->path)
+               .with("actor", who.actor())
+               .with("approvals", std::to_string(given.size()) + " of " + std::to_string(needed))
+               .with("detail", "approved by " + who.key_name + "; waiting for another officer"));
+      sync_audit();
+      return {true, "ok", "approved (" + std::to_string(given.size()) + " of " + std::to_string(needed) +
+                              "); object " + hex + " waits for another officer's approval", {}};
+    }
+    // Where it goes: the sending side sends it, the receiving side delivers.
+    const bool sending = side_sends(r->channel);
+    const State to = sending ? State::outgoing : State::received;
+    Result<spool::ObjectRecord> m = spool_->move(r->id, from, to, [&](spool::ObjectRecord& rec) {
+      rec.verdict = release ? "released" : "accepted";
+      rec.reasons.clear();
+      if (release) {
+        for (const std::string& g : given) rec.reasons.push_back({std::string(kApprovalGiven), g});
+      }
+    });
+    if (!m.ok()) return refuse("internal", m.error().message);
+    count(r->channel, from, r->size, -1);
+    count(r->channel, to, m->size, +1);
+    std::string by;
+    for (const std::string& g : given) by += (by.empty() ? "" : ", ") + g.substr(g.find(' ') + 1);
+    note(audit::Event{event, audit::Severity::notice, {}}
+             .with("object", hex)
+             .with("channel", r->channel)
+             .with("name", r->path)
+             .with("size", std::to_string(m->size))
+             .with("sm3", crypto::to_hex(m->sm3))
+             .with("verdict", release ? "released" : "approved")
+             .with("actor", who.actor())
+             .with("approvals", std::to_string(given.size()) + " of " + std::to_string(needed))
+             .with("detail", (release ? "released from quarantine by " : "approved by ") + by));
+    sync_audit();
+    if (sending) {
+      queue_outgoing(*m);
+      kick_engine();
+    } else {
+      to_deliver_.push_back(m->id);
+      post_delivery();
+    }
+    return {true, "ok", std::string(release ? "released" : "approved") + "; object " + hex +
+                            (sending ? " is queued for the link" : " is being delivered"), {}};
+  }
+
+  bool side_sends(const std::string& channel) const {
+    const config::Binding* b = config_.find(channel);
+    return b != nullptr && b->role == config::BindingRole::source;
+  }
+
+  Answer reject(const std::string& hex, const Officer& who, const std::string& reason) {
+    Answer refusal;
+    Result<spool::ObjectRecord> r = find_for_officer(hex, {State::pending}, refusal);
+    if (!r.ok()) return refusal;
+    if (reason.empty()) return refuse("bad_request", "a rejection needs a reason (--reason TEXT)");
+    Result<spool::ObjectRecord> m = spool_->move(r->id, State::pending, State::quarantine, [&](spool::ObjectRecord& rec) {
+      rec.verdict = "rejected";
+      std::vector<spool::Reason> keep;
+      for (const spool::Reason& why : rec.reasons) {
+        if (why.code == kPendingType) keep.push_back(why);
+      }
+      keep.push_back(record_reason({"approval.rejected", who.key_name + ": " + reason}));
+      rec.reasons = std::move(keep);
+    });
+    if (!m.ok()) return refuse("internal", m.error().message);
+    count(r->channel, State::pending, r->size, -1);
+    count(r->channel, State::quarantine, r->size, +1);
+    note(audit::Event{"object.rejected", audit::Severity::notice, {}}
+             .with("object", hex)
+             .with("channel", r->channel)
+             .with("name", r->path)
+             .with("size", std::to_string(r->size))
+             .with("verdict", "rejected")
+             .with("reason", "approval.rejected")
+             .with("actor", who.actor())
+             .with("detail", reason));
+    sync_audit();
+    return {true, "ok", "rejected; object " + hex + " is in quarantine", {}};
+  }
+
+  Answer purge(const std::string& hex, const Officer& who) {
+    Answer refusal;
+    Result<spool::ObjectRecord> r = find_for_officer(hex, {State::quarantine}, refusal);
+    if (!r.ok()) return refusal;
+    // Audited before the bytes go: the record of the purge must exist if
+    // the purge does.
+    note(audit::Event{"object.purged", audit::Severity::notice, {}}
+             .with("object", hex)
+             .with("channel", r->channel)
+             .with("name", r->path)
+             .with("size", std::to_string(r->size))
+             .with("sm3", crypto::to_hex(r->sm3))
+             .with("actor", who.actor())
+             .with("detail", "quarantined object deleted by " + who.key_name));
+    sync_audit();
+    if (Status st = spool_->discard(r->id, State::quarantine); !st.ok()) return refuse("internal", st.error().message);
+    count(r->channel, State::quarantine, r->size, -1);
+    return {true, "ok", "purged; object " + hex + " is deleted", {}};
   }
 
   void count(const std::string& channel, State st, std::uint64_t bytes, int delta) {
@@ -730,6 +1264,15 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     // wait for the worker: taking goes on while one is examined, and no
     // further.
     if (ingesting_ || examining_ >= 2) return;
+    // Before each batch, not only once a second: a burst of small files
+    // writes records fast, and a full trail must stop the next batch.
+    check_audit_storage();
+    if (ingest_blocked_) {
+      // Audit storage full (on_full: block): files wait in the source
+      // folders; delivery and the link go on (CC FAU_STG.4).
+      schedule_scan(std::chrono::seconds(1));
+      return;
+    }
     if (enough_queued()) {
       schedule_scan(std::chrono::milliseconds(10));
       return;
@@ -947,9 +1490,14 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       }
       std::vector<spool::Reason> reasons;
       for (const pipeline::Reason& why : why_not[k]) reasons.push_back(record_reason(why));
+      const policy::Channel* channel = policy.find(r.channel);
+      const bool needs_approval = channel != nullptr && channel->approval == policy::Approval::required;
       if (reasons.empty()) {
-        moves.push_back({r.id, State::incoming, State::outgoing, [new_sm3, new_size](spool::ObjectRecord& rec) {
-                           rec.verdict = "accepted";
+        // Passed: to the link, or first to the officers (spool pending).
+        moves.push_back({r.id, State::incoming, needs_approval ? State::pending : State::outgoing,
+                         [new_sm3, new_size, needs_approval, type = i.type](spool::ObjectRecord& rec) {
+                           rec.verdict = needs_approval ? "pending" : "accepted";
+                           if (needs_approval) rec.reasons = {{std::string(kPendingType), type}};
                            if (new_sm3) {
                              rec.sm3 = *new_sm3;
                              rec.size = new_size;
@@ -1020,9 +1568,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   void worker_incident(const Inspected& i) {
     if (!i.incident) return;
     note(audit::Event{i.incident_code.empty() ? "worker.failed" : i.incident_code, audit::Severity::warning, {}}
-             .with("id", i.record.id.hex())
+             .with("object", i.record.id.hex())
              .with("channel", i.record.channel)
-             .with("path", i.record.path)
+             .with("name", i.record.path)
              .with("detail", *i.incident));
   }
 
@@ -1194,9 +1742,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       }
       if (ex.incident) {
         note(audit::Event{ex.answer.reasons.front().code, audit::Severity::warning, {}}
-                 .with("id", r.id.hex())
+                 .with("object", r.id.hex())
                  .with("channel", r.channel)
-                 .with("path", r.path)
+                 .with("name", r.path)
                  .with("detail", *ex.incident));
       }
       if (ex.answer.accepted()) {
@@ -1261,16 +1809,16 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     const State st = r.state;
     count(r.channel, st, r.size, +1);
     note(audit::Event{"object.ingested", audit::Severity::info, {}}
-             .with("id", r.id.hex())
+             .with("object", r.id.hex())
              .with("channel", r.channel)
-             .with("path", r.path)
+             .with("name", r.path)
              .with("size", std::to_string(i ? i->record.size : r.size))  // as taken, before any rebuild
              .with("sm3", crypto::to_hex(i ? i->record.sm3 : r.sm3)));
     if (st == State::quarantine) {
       quarantined(r, type);
       return;
     }
-    if (st == State::outgoing) {
+    if (st == State::outgoing || st == State::pending) {
       accepted(r, i);
       kick_engine();
     }
@@ -1281,9 +1829,12 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
     std::string codes;
     for (const spool::Reason& why : r.reasons) codes += (codes.empty() ? "" : ",") + why.code;
     note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
-             .with("id", r.id.hex())
+             .with("object", r.id.hex())
              .with("channel", r.channel)
-             .with("path", r.path)
+             .with("name", r.path)
+             .with("size", std::to_string(r.size))
+             .with("sm3", crypto::to_hex(r.sm3))
+             .with("verdict", "rejected")
              .with("type", type)
              .with("reason", r.reasons.empty() ? "name.invalid" : r.reasons.front().code)
              .with("reasons", codes)
@@ -1294,9 +1845,12 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // An object the sending side's pipeline passed: audited and queued for the link.
   void accepted(const spool::ObjectRecord& r, const Inspected* i) {
     audit::Event e{"object.accepted", audit::Severity::info, {}};
-    e.with("id", r.id.hex())
+    e.with("object", r.id.hex())
         .with("channel", r.channel)
-        .with("path", r.path)
+        .with("name", r.path)
+        .with("size", std::to_string(r.size))
+        .with("sm3", crypto::to_hex(r.sm3))
+        .with("verdict", "accepted")
         .with("type", i ? i->type : std::string())
         .with("stages", "channel,name,size,type,archive,text,keyword,pii,antivirus,disarm,mask")
         .with("policy_serial", std::to_string(policy_->serial));
@@ -1315,6 +1869,19 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       }
     }
     note(e);
+    if (r.state == State::pending) {
+      const policy::Channel* c = policy_->find(r.channel);
+      note(audit::Event{"object.pending", audit::Severity::notice, {}}
+               .with("object", r.id.hex())
+               .with("channel", r.channel)
+               .with("name", r.path)
+               .with("size", std::to_string(r.size))
+               .with("sm3", crypto::to_hex(r.sm3))
+               .with("verdict", "pending")
+               .with("reviewers", std::to_string(c != nullptr ? std::max(1u, c->reviewers) : 1u))
+               .with("detail", "awaiting a security officer's approval (ferryctl pending / approve)"));
+      return;
+    }
     queue_outgoing(r);
   }
 
@@ -1428,9 +1995,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
             count(r.channel, State::quarantine, r.size, +1);
           }
           note(audit::Event{"object.quarantined", audit::Severity::warning, {}}
-                   .with("id", id.hex())
+                   .with("object", id.hex())
                    .with("channel", r.channel)
-                   .with("path", r.path)
+                   .with("name", r.path)
                    .with("detail", d.error().message));
         } else {
           // Disk full or an I/O error: the object stays in received and is
@@ -1443,7 +2010,12 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       }
       count(r.channel, State::received, r.size, -1);
       audit::Event e{"object.delivered", audit::Severity::info, {}};
-      e.with("id", id.hex()).with("channel", r.channel).with("path", r.path).with("delivered_as", d->name);
+      e.with("object", id.hex())
+          .with("channel", r.channel)
+          .with("name", r.path)
+          .with("size", std::to_string(r.size))
+          .with("sm3", crypto::to_hex(r.sm3))
+          .with("delivered_as", d->name);
       if (d->suffixed) e.with("note", "a file named '" + r.path + "' existed; delivered under a suffixed name");
       if (d->already_delivered) e.with("note", "found in place after a restart");
       note(e);
@@ -1506,7 +2078,7 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
         break;
     }
     audit::Event ev{"link." + std::string(link::to_string(e.kind)), sev, {}};
-    if (e.object) ev.with("id", e.object->hex());
+    if (e.object) ev.with("object", e.object->hex());
     ev.with("detail", e.text);
     note(ev);
   }
@@ -1555,6 +2127,13 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   }
 
   void housekeeping() {
+    // Retention of the audit trail (and overwrite_oldest when full).
+    last_maintain_ = std::chrono::system_clock::now();
+    if (Result<audit::Maintenance> m = recorder_->log().maintain(last_maintain_, exported_seq()); !m.ok()) {
+      error_event("audit.maintenance_failed", m.error().message);
+    } else {
+      audit_level_ = m->storage.level;
+    }
     // A small object the engine stopped tracking (refused midway, or its
     // sender went away) is never completed; its bytes go after a while. If
     // the sender was only slow, its next write fails and it offers again.
@@ -1563,9 +2142,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       if (it->second.touched < stale && !committing_.contains(it->first)) {
         const spool::ObjectRecord& r = it->second.record;
         note(audit::Event{"object.receive_abandoned", audit::Severity::warning, {}}
-                 .with("id", r.id.hex())
+                 .with("object", r.id.hex())
                  .with("channel", r.channel)
-                 .with("path", r.path)
+                 .with("name", r.path)
                  .with("detail", "incomplete for 10 minutes: " + std::to_string(it->second.bytes.size()) + " of " +
                                      std::to_string(r.size) + " bytes dropped; the sender offers it again"));
         count(it->second.record.channel, State::partial, it->second.record.size, -1);
@@ -1597,12 +2176,50 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // --- status, signals --------------------------------------------------
 
   void status_loop() {
+    check_audit_storage();
     write_status();
     status_timer_.expires_after(std::chrono::seconds(1));
     status_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec && !stopping_) status_loop();
     });
   }
+
+  // The audit trail's storage (CC FAU_STG.3/4), once a second: a level
+  // change, or a full trail every second, runs the log's maintenance (which
+  // records the level and, under overwrite_oldest, removes what it may);
+  // a trail still full afterwards stops the taking of new objects.
+  void check_audit_storage() {
+    audit::AuditLog& log = recorder_->log();
+    audit::Storage st = log.storage();
+    const auto now = std::chrono::system_clock::now();
+    if (st.level != audit_level_ || (st.level == audit::Storage::full && now - last_maintain_ >= std::chrono::seconds(1))) {
+      last_maintain_ = now;
+      Result<audit::Maintenance> m = log.maintain(now, exported_seq());
+      if (m.ok()) {
+        st = m->storage;
+      } else {
+        error_event("audit.maintenance_failed", m.error().message);
+      }
+      audit_level_ = st.level;
+    }
+    const bool block = st.level == audit::Storage::full;
+    if (block == ingest_blocked_) return;
+    ingest_blocked_ = block;
+    if (block) {
+      note(audit::Event{"ingest.blocked", audit::Severity::error, {}}
+               .with("detail", std::string("the audit trail is full (") +
+                                   (config_.audit.on_full == config::AuditOnFull::block
+                                        ? "on_full: block"
+                                        : "on_full: overwrite_oldest, and nothing is past retention or exported") +
+                                   "): no new object is taken; files wait in the source folders, offers from the "
+                                   "peer are answered BUSY; delivery and sending go on"));
+    } else {
+      note(audit::Event{"ingest.resumed", audit::Severity::notice, {}}
+               .with("detail", "the audit trail has room again"));
+    }
+  }
+
+  std::uint64_t exported_seq() const { return syslog_ ? syslog_->exported_seq() : 0; }
 
   void write_status() {
     const link::LinkStatus ls = engine_->status();
@@ -1747,11 +2364,27 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       return;
     }
     transport_->stop();
+    if (control_) control_->stop();
+    if (metrics_) metrics_->stop();
     for (auto& [id, out] : sending_) ::close(out.fd);
     sending_.clear();
     write_status();
     note(audit::Event{"side.stopped", audit::Severity::notice, {}});
+    // The trail ends on a signed checkpoint, so a clean stop leaves
+    // nothing after the last signature.
+    if (Status st = recorder_->log().checkpoint(std::chrono::system_clock::now()); !st.ok()) {
+      last_error_ = "audit: " + st.error().message;
+    }
     sync_audit();
+    if (syslog_) {
+      // The last records (this stop's) leave too, if the target takes them
+      // within a second; otherwise after the restart, from the cursor.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (syslog_->exported_seq() < recorder_->log().sealed_seq() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      syslog_->stop();
+    }
     signals_.cancel();
     io_.stop();
   }
@@ -1774,6 +2407,9 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   crypto::SoftwareCryptoDevice device_;
   std::unique_ptr<crypto::CryptoSession> session_;
   std::unique_ptr<audit::Recorder> recorder_;
+  std::unique_ptr<telemetry::SyslogExporter> syslog_;
+  std::unique_ptr<control::ControlServer> control_;
+  std::unique_ptr<telemetry::MetricsServer> metrics_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<spool::DeliveredIds> delivered_;
   std::vector<SourceChannel> sources_;
@@ -1814,6 +2450,18 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   bool deliver_posted_ = false;
   bool busy_ = false;
   bool stopping_ = false;
+  // Metrics (count_event).
+  struct ObjectCount {
+    std::uint64_t objects = 0;
+    std::uint64_t bytes = 0;
+  };
+  std::map<std::tuple<std::string, std::string, std::string>, ObjectCount> object_counts_;  // channel, direction, verdict
+  std::map<std::string, std::uint64_t> event_counts_;
+  // The audit trail's storage level as last seen, and whether it stops
+  // ingest (check_audit_storage).
+  audit::Storage::Level audit_level_ = audit::Storage::ok;
+  std::chrono::system_clock::time_point last_maintain_{};
+  bool ingest_blocked_ = false;
   int exit_status_ = 0;
   std::int64_t started_ms_ = 0;
   std::chrono::steady_clock::time_point drain_deadline_{};

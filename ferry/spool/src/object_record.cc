@@ -12,8 +12,8 @@ using crypto::make_error;
 using crypto::Result;
 using crypto::Status;
 
-constexpr std::array<std::string_view, 6> kStateNames = {"incoming", "outgoing", "partial",
-                                                         "received", "done",     "quarantine"};
+constexpr std::array<std::string_view, 7> kStateNames = {"incoming", "outgoing", "partial", "received",
+                                                         "done",     "quarantine", "pending"};
 
 // The keys in the one order a record may list them.
 enum Key : int {

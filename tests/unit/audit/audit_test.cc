@@ -8,6 +8,7 @@
 
 #include "ferry/audit/event.h"
 #include "ferry/audit/json.h"
+#include "ferry/audit/log.h"
 
 namespace {
 
@@ -38,51 +39,37 @@ TEST(JsonLine, OneObjectWithTimestampSideEventAndFieldsInOrder) {
             "\"event\":\"object.delivered\",\"id\":\"00ff\",\"path\":\"a\\nb\"}");
 }
 
-TEST(JsonlSink, AppendsOwnerOnlyLines) {
+TEST(Recorder, RecordsAreInTheLogAtOnceAndSyncIsCheapWhenNothingIsPending) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "ferry-audit-XXXXXX").string();
   ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  ferry::audit::LogOptions options;
+  options.dir = tmpl + "/audit";
+  options.side = "inner";
+  auto key = ferry::crypto::Sm2PrivateKey::generate();
+  ASSERT_TRUE(key.ok());
+  auto log = ferry::audit::AuditLog::open(options, *key);
+  ASSERT_TRUE(log.ok()) << log.error().message;
   {
-    auto sink = ferry::audit::open_jsonl_sink(tmpl + "/audit");
-    ASSERT_TRUE(sink.ok()) << sink.error().message;
-    ferry::audit::Recorder rec("outer", std::move(sink).value());
-    ASSERT_TRUE(rec.note(ferry::audit::Event{"a", {}, {}}).ok());
-    ASSERT_TRUE(rec.note(ferry::audit::Event{"b", {}, {}}).ok());
+    ferry::audit::Recorder rec(std::move(log).value());
+    EXPECT_FALSE(rec.pending());
+    ASSERT_TRUE(rec.note(ferry::audit::Event{"object.received", {}, {}}).ok());
+    EXPECT_TRUE(rec.pending());
+    EXPECT_EQ(rec.log().last_seq(), 1u);
+    EXPECT_EQ(rec.log().sealed_seq(), 0u) << "not yet durable";
+    // Written before the sync (a reader sees it), durable and sealed after it.
+    std::ifstream before(tmpl + "/audit/audit-00000000000000000001.jsonl");
+    std::string line;
+    ASSERT_TRUE(std::getline(before, line));
+    EXPECT_NE(line.find("\"event\":\"object.received\""), std::string::npos);
+    EXPECT_NE(line.find("\"side\":\"inner\""), std::string::npos);
+    ASSERT_TRUE(rec.sync().ok());
+    EXPECT_FALSE(rec.pending());
+    EXPECT_EQ(rec.log().sealed_seq(), 1u);
+    ASSERT_TRUE(rec.sync().ok());
   }
-  {
-    auto sink = ferry::audit::open_jsonl_sink(tmpl + "/audit");
-    ASSERT_TRUE(sink.ok());
-    ASSERT_TRUE((*sink)->record("{\"event\":\"c\"}").ok());
-  }
-  std::ifstream in(tmpl + "/audit/audit.jsonl");
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  ASSERT_EQ(lines.size(), 3u);
-  EXPECT_NE(lines[0].find("\"event\":\"a\""), std::string::npos);
-  EXPECT_NE(lines[1].find("\"event\":\"b\""), std::string::npos);
-  EXPECT_EQ(lines[2], "{\"event\":\"c\"}");
   struct stat st;
-  ASSERT_EQ(::stat((tmpl + "/audit/audit.jsonl").c_str(), &st), 0);
+  ASSERT_EQ(::stat((tmpl + "/audit/audit-00000000000000000001.jsonl").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  std::filesystem::remove_all(tmpl);
-}
-
-TEST(Recorder, RecordsAreInTheFileAtOnceAndSyncIsCheapWhenNothingIsPending) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "ferry-audit-XXXXXX").string();
-  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-  auto sink = ferry::audit::open_jsonl_sink(tmpl + "/audit");
-  ASSERT_TRUE(sink.ok()) << sink.error().message;
-  ferry::audit::Recorder rec("inner", std::move(sink).value());
-  EXPECT_FALSE(rec.pending());
-  ASSERT_TRUE(rec.note(ferry::audit::Event{"object.received", {}, {}}).ok());
-  EXPECT_TRUE(rec.pending());
-  // Written before the sync (a reader sees it), durable after it.
-  std::ifstream before(tmpl + "/audit/audit.jsonl");
-  std::string line;
-  ASSERT_TRUE(std::getline(before, line));
-  EXPECT_NE(line.find("object.received"), std::string::npos);
-  ASSERT_TRUE(rec.sync().ok());
-  EXPECT_FALSE(rec.pending());
-  ASSERT_TRUE(rec.sync().ok());
   std::filesystem::remove_all(tmpl);
 }
 

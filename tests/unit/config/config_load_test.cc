@@ -185,14 +185,13 @@ TEST_F(ConfigTest, ReferenceOuterLoadsUnchanged) {
   EXPECT_EQ(c.ingest.settle, std::chrono::milliseconds(1000));
   EXPECT_EQ(c.ingest.rescan_interval, std::chrono::seconds(10));
 
+  EXPECT_EQ(c.audit.segment_size, std::uint64_t{64} << 20);
+  EXPECT_FALSE(c.audit.max_size);
+  EXPECT_EQ(c.audit.warn_at_percent, 80u);
+  EXPECT_EQ(c.audit.checkpoint_records, 1000u);
   EXPECT_THAT(c.inactive_features(),
-              ElementsAre("officers.sysadmin and officers.auditor: parsed; their keys are not used yet (only "
-                          "officers.secadmin's, which verify the policy signature)",
-                          "channel mobile-office (listen 127.0.0.1:8443, tls): parsed; request and message channels "
-                          "arrive later",
-                          "audit.retention_days (180) and audit.on_full (block): parsed; enforced once the audit "
-                          "trail is tamper-evident ([audit])",
-                          "metrics (127.0.0.1:9750): parsed; not served yet"));
+              ElementsAre("channel mobile-office (listen 127.0.0.1:8443, tls): parsed; request and message channels "
+                          "arrive later"));
 }
 
 TEST_F(ConfigTest, ReferenceInnerLoadsUnchanged) {
@@ -564,8 +563,20 @@ TEST_F(ConfigTest, AuditMetricsIngest) {
   EXPECT_EQ(r.config->audit.syslog, "udp://127.0.0.1:5514");
   EXPECT_EQ(r.config->ingest.settle, std::chrono::milliseconds(250));
   EXPECT_EQ(r.config->ingest.rescan_interval, std::chrono::seconds(30));
-  EXPECT_THAT(r.config->inactive_features(),
-              ::testing::Contains("audit.syslog (udp://127.0.0.1:5514): parsed; forwarding arrives with [audit]"));
+  ConfigLoad sized = load(replaced(outer_, "  on_full: block ",
+                                   "  max_size: 512MiB\n  min_free: 1GiB\n  warn_at_percent: 90\n"
+                                   "  segment_size: 1MiB\n  checkpoint_records: 100\n  checkpoint_seconds: 5\n"
+                                   "  on_full: overwrite_oldest "));
+  ASSERT_TRUE(sized.ok()) << ferry::policy::to_string(sized.errors);
+  EXPECT_EQ(sized.config->audit.max_size, std::uint64_t{512} << 20);
+  EXPECT_EQ(sized.config->audit.min_free, std::uint64_t{1} << 30);
+  EXPECT_EQ(sized.config->audit.warn_at_percent, 90u);
+  EXPECT_EQ(sized.config->audit.segment_size, std::uint64_t{1} << 20);
+  EXPECT_EQ(sized.config->audit.checkpoint_records, 100u);
+  EXPECT_EQ(sized.config->audit.checkpoint_interval, std::chrono::seconds(5));
+  EXPECT_EQ(sized.config->audit.on_full, AuditOnFull::overwrite_oldest);
+  Diagnostic d0 = only_error(replaced(outer_, "  on_full: block ", "  warn_at_percent: 100\n  on_full: block "));
+  EXPECT_EQ(d0.key, "audit.warn_at_percent");
 
   Diagnostic d = only_error(replaced(outer_, "  # syslog: \"udp://127.0.0.1:5514\"", "  syslog: \"http://x:1\""));
   EXPECT_EQ(d.key, "audit.syslog");
@@ -589,7 +600,7 @@ TEST_F(ConfigTest, OptionalSectionsMayBeLeftOut) {
   EXPECT_FALSE(r.config->officers);
   EXPECT_FALSE(r.config->antivirus);
   EXPECT_FALSE(r.config->metrics);
-  EXPECT_EQ(r.config->inactive_features().size(), 2u);  // mobile-office and the audit options
+  EXPECT_EQ(r.config->inactive_features().size(), 1u);  // mobile-office
 }
 
 TEST_F(ConfigTest, MissingRequiredSections) {

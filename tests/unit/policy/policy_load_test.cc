@@ -71,6 +71,33 @@ class PolicyLoadTest : public ::testing::Test {
   std::string dir_;
 };
 
+std::string where(const Diagnostic& d);
+
+TEST_F(PolicyLoadTest, ApprovalLongFormNamesTheNumberOfReviewers) {
+  PolicyLoad two = load(std::string(kMinimal) + "    approval: { required: true, reviewers: 2 }\n");
+  ASSERT_TRUE(two.ok()) << to_string(two.errors);
+  EXPECT_EQ(two.policy->channels[0].approval, Approval::required);
+  EXPECT_EQ(two.policy->channels[0].reviewers, 2u);
+  PolicyLoad one = load(std::string(kMinimal) + "    approval: { required: true }\n");
+  ASSERT_TRUE(one.ok()) << to_string(one.errors);
+  EXPECT_EQ(one.policy->channels[0].reviewers, 1u);
+  PolicyLoad off = load(std::string(kMinimal) + "    approval: { required: false }\n");
+  ASSERT_TRUE(off.ok()) << to_string(off.errors);
+  EXPECT_EQ(off.policy->channels[0].approval, Approval::none);
+  EXPECT_EQ(off.policy->channels[0].reviewers, 0u);
+}
+
+TEST_F(PolicyLoadTest, ApprovalLongFormRefusesNonsense) {
+  Diagnostic zero = only_error(std::string(kMinimal) + "    approval: { required: true, reviewers: 0 }\n");
+  EXPECT_EQ(zero.key, "channels[docs-in].approval.reviewers");
+  Diagnostic without = only_error(std::string(kMinimal) + "    approval: { required: false, reviewers: 2 }\n");
+  EXPECT_THAT(without.message, HasSubstr("reviewers without approval"));
+  Diagnostic missing = only_error(std::string(kMinimal) + "    approval: { reviewers: 2 }\n");
+  EXPECT_THAT(missing.message, HasSubstr("required"));
+  Diagnostic unknown = only_error(std::string(kMinimal) + "    approval: { required: true, approvers: 2 }\n");
+  EXPECT_THAT(unknown.message, HasSubstr("approvers"));
+}
+
 std::string where(const Diagnostic& d) {
   return d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + " " + d.key;
 }
@@ -142,6 +169,7 @@ TEST(ReferencePolicy, LoadsUnchangedWithTheValuesItStates) {
             (std::vector<PiiKind>{PiiKind::cn_id, PiiKind::cn_mobile, PiiKind::uscc, PiiKind::bank_card}));
   EXPECT_EQ(release.pii->action, PiiAction::reject);
   EXPECT_EQ(release.approval, Approval::required);
+  EXPECT_EQ(release.reviewers, 1u) << "the short form means one officer";
 
   const Channel& open = *p.find("open-data-out");
   EXPECT_EQ(open.allow_types, (std::vector<FileType>{FileType::csv, FileType::txt, FileType::json}));
