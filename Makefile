@@ -32,7 +32,8 @@ run: build
 bench: build
 	@status=0; $(BUILD)/bin/ferry-bench || status=1; echo; $(BUILD)/bin/ferry-e2e-bench || status=1; \
 	  echo; $(BUILD)/bin/ferry-keyword-bench || status=1; echo; $(BUILD)/bin/ferry-inspect-bench || status=1; \
-	  echo; $(BUILD)/bin/ferry-disarm-bench || status=1; exit $$status
+	  echo; $(BUILD)/bin/ferry-disarm-bench || status=1; echo; $(BUILD)/bin/ferry-audit-bench || status=1; \
+	  echo; $(BUILD)/bin/ferry-audit-query-bench || status=1; exit $$status
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -24,6 +24,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "crypto/sm2.h"
+#include "ferry/control/client.h"
+#include "policy/signature.h"
 #include "tests/integration/delivery_check.h"
 #include "tests/integration/two_sides.h"
 #include "tests/support/prometheus_text.h"
@@ -146,6 +149,8 @@ TEST(Approval, OnlyASecurityOfficerReleasesAndEveryDecisionIsAudited) {
   EXPECT_THAT(trail, HasSubstr("\"actor\":\"secadmin:"));
   EXPECT_THAT(trail, HasSubstr("\"event\":\"object.rejected\""));
   EXPECT_THAT(trail, HasSubstr("\"event\":\"object.purged\""));
+  EXPECT_THAT(trail, HasSubstr("\"reason\":\"wrong_role\"")) << "refused attempts are on the record too";
+  EXPECT_THAT(trail, HasSubstr("\"reason\":\"unknown_key\""));
   EXPECT_THAT(trail, HasSubstr("\"event\":\"policy.loaded\""));
   EXPECT_THAT(trail, HasSubstr("\"event\":\"selftest.passed\""));
   for (Which w : {Which::outer, Which::inner}) {
@@ -194,6 +199,55 @@ TEST(Approval, TwoReviewersMeansTwoDifferentOfficers) {
   ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("release-out")) == 2; }, std::chrono::seconds(60)));
   EXPECT_EQ(sides.stop(Which::inner), 0);
   EXPECT_EQ(sides.stop(Which::outer), 0);
+}
+
+TEST(Approval, AReplayedSignedRequestIsRefusedAndAudited) {
+  TwoSides sides;
+  sides.start_both();
+  drop_file(sides.inbox("release-out"), "once.txt", "to be approved exactly once\n");
+  const std::string id = wait_pending(sides, Which::inner, "once.txt");
+  ASSERT_FALSE(id.empty()) << sides.log(Which::inner);
+  const std::string socket = sides.spool(Which::inner) + "/control.sock";
+  // An officer's signed approval, as bytes someone could capture.
+  crypto::Result<control::ControlClient> first = control::ControlClient::connect(socket);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  crypto::Result<crypto::Sm2PrivateKey> key = crypto::Sm2PrivateKey::from_pem(slurp(sides.key("secadmin")));
+  ASSERT_TRUE(key.ok());
+  control::Request q;
+  q.op = control::Op::approve;
+  q.object = id;
+  q.side = "inner";
+  q.challenge = first->hello().challenge;
+  q.issued_ms = 1;
+  q.key = policy::fingerprint(key->public_key());
+  crypto::Result<crypto::Bytes> sig = crypto::sm2_sign(*key, crypto::as_bytes(control::signed_text(q)));
+  ASSERT_TRUE(sig.ok());
+  q.signature = crypto::to_hex(*sig);
+  const std::string body = control::encode(q);
+  crypto::Result<std::string> answer = first->exchange(body);
+  ASSERT_TRUE(answer.ok()) << answer.error().message;
+  crypto::Result<control::Reply> ok = control::decode_reply(*answer);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(ok->ok) << ok->code << ": " << ok->message;
+  // The same bytes again, on the same connection and on a new one.
+  for (int round = 0; round < 2; ++round) {
+    crypto::Result<control::ControlClient> c =
+        round == 0 ? std::move(first) : control::ControlClient::connect(socket);
+    ASSERT_TRUE(c.ok());
+    crypto::Result<std::string> again = c->exchange(body);
+    ASSERT_TRUE(again.ok()) << again.error().message;
+    crypto::Result<control::Reply> r = control::decode_reply(*again);
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->ok);
+    EXPECT_EQ(r->code, "replayed") << r->message;
+    EXPECT_THAT(r->message, HasSubstr("replayed"));
+  }
+  ASSERT_TRUE(TwoSides::wait_until([&] { return count_files(sides.outbox("release-out")) == 1; }, std::chrono::seconds(60)));
+  EXPECT_EQ(sides.stop(Which::inner), 0);
+  EXPECT_EQ(sides.stop(Which::outer), 0);
+  const std::string trail = audit_text(sides.audit_dir(Which::inner));
+  EXPECT_THAT(trail, HasSubstr("\"event\":\"control.refused\",\"op\":\"approve\",\"object\":\"" + id));
+  EXPECT_THAT(trail, HasSubstr("\"reason\":\"replayed\""));
 }
 
 // A TCP syslog listener on 127.0.0.1 (RFC 6587 octet counting): keeps every

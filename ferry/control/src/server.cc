@@ -224,7 +224,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::optional<Reply> refused = state_->authenticate(*q, challenge_, actor);
       if (refused) {
         reply = std::move(*refused);
-        state_->handler->refused(*q, actor, *refused, peer_);
+        state_->handler->refused(*q, actor, reply, peer_);
       } else {
         reply = state_->handler->handle(*q, actor, peer_);
         if (reply.code.empty()) reply.code = reply.ok ? "ok" : "refused";
