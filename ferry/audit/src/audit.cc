@@ -4,6 +4,7 @@
 
 #include "ferry/audit/event.h"
 #include "ferry/audit/json.h"
+#include "ferry/audit/record.h"
 #include "ferry/audit/log.h"
 
 namespace ferry::audit {
@@ -60,13 +61,7 @@ std::string json_string(std::string_view s) {
 }
 
 std::string to_json_line(const Event& event, std::string_view side, std::chrono::system_clock::time_point when) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char ts[96];
-  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  const std::string ts = format_timestamp(when);
   static constexpr const char* kSeverity[] = {"info", "notice", "warning", "error"};
   std::string line = "{\"ts\":\"";
   line += ts;

@@ -118,7 +118,7 @@ class SpoolTest : public ::testing::Test {
 
 TEST_F(SpoolTest, OpenMakesEveryStateDirectoryPrivate) {
   EXPECT_THAT(names(dir()), ElementsAre("delivered-ids", "done", "incoming", "lock", "outgoing", "partial",
-                                        "quarantine", "received", "tmp"));
+                                        "pending", "quarantine", "received", "tmp"));
   struct stat st;
   ASSERT_EQ(::stat(state_dir(State::incoming).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
