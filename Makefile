@@ -14,15 +14,19 @@ build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD)
 
+# Only what the unit tests need (they are all the sanitizer run runs).
 build-asan: deps
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON -DFERRY_BENCH=OFF
-	cmake --build $(ASAN_BUILD)
+	cmake --build $(ASAN_BUILD) --target ferry-unit-tests
 
 # Every test in the normal build, then the unit tests again under ASan+UBSan.
+# Two at a time where tests are independent; the integration tests (real
+# daemons, timing) one at a time.
 test: build build-asan
-	ctest --test-dir $(BUILD) --output-on-failure
+	ctest --test-dir $(BUILD) --output-on-failure -LE integration -j2
+	ctest --test-dir $(BUILD) --output-on-failure -L integration
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure
+	  ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure -j2
 
 run: build
 	@scripts/run-demo $(BUILD)
