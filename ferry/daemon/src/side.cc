@@ -215,11 +215,6 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       std::filesystem::remove_all(config_.spool.dir + "/worker", ec);
     }
     worker_ = make_worker(policy_text_);
-    note(audit::Event{"side.started", audit::Severity::notice, {}}
-             .with("pid", std::to_string(::getpid()))
-             .with("policy_serial", std::to_string(policy_->serial))
-             .with("policy_signer", policy_signer_)
-             .with("recovered", describe(*rec)));
     note(audit::Event{"config.loaded", audit::Severity::notice, {}}
              .with("file", config_.source)
              .with("detail", "side " + side_name_ + ", spool " + config_.spool.dir + ", audit " + config_.audit.dir));
@@ -242,6 +237,13 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
       note(audit::Event{"config.inactive", audit::Severity::notice, {}}.with("detail", line));
     }
     report_unenforced_rules();
+    // Last of the start-up records: what was loaded, checked and recovered
+    // is on the record before the side says it runs.
+    note(audit::Event{"side.started", audit::Severity::notice, {}}
+             .with("pid", std::to_string(::getpid()))
+             .with("policy_serial", std::to_string(policy_->serial))
+             .with("policy_signer", policy_signer_)
+             .with("recovered", describe(*rec)));
 
     // Objects that finished just before a crash: their removal is redone.
     // A received one's id is made durable first (see deliver_received).
