@@ -25,13 +25,14 @@ struct Event {
   }
 };
 
-// One JSON object per line: {"ts":"2026-11-27T02:03:04.123Z","side":"outer","event":"...", fields...}
+// One JSON object per line: {"ts":"2026-11-27T02:03:04.123Z","side":"outer","event":"...", fields...};
+// what stderr shows for an event the trail could not take.
 std::string to_json_line(const Event& event, std::string_view side, std::chrono::system_clock::time_point when);
 
 class AuditLog;  // log.h
 
-// Logs each event as one line on stderr (journald takes stderr under systemd)
-// and appends it to the side's tamper-evident AuditLog. An append failure is
+// Appends each event to the side's tamper-evident AuditLog and logs the
+// record line, as written, on stderr (journald takes stderr under systemd). An append failure is
 // itself logged; the caller decides whether it stops the side (fail closed)
 // — note() returns it.
 //

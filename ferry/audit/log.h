@@ -136,8 +136,9 @@ class AuditLog {
 
   // Appends one record for `e` (fields in the event's order), then a
   // checkpoint when one is due. Rotates to a new segment once the current
-  // one has reached segment_size. Durable only after sync().
-  crypto::Status append(const Event& e, std::chrono::system_clock::time_point now);
+  // one has reached segment_size. Durable only after sync(). `line`, when
+  // given, receives the event's record line as written (without '\n').
+  crypto::Status append(const Event& e, std::chrono::system_clock::time_point now, std::string* line = nullptr);
   // fdatasync of the segment, then a new head seal. Cheap when nothing was
   // appended since the last one.
   crypto::Status sync();
@@ -166,7 +167,7 @@ class AuditLog {
   crypto::Status open_segment(std::uint64_t first_seq);
   crypto::Status write_record(std::string_view event, Severity severity,
                               const std::vector<std::pair<std::string, std::string>>& fields,
-                              std::chrono::system_clock::time_point now);
+                              std::chrono::system_clock::time_point now, std::string* written = nullptr);
   crypto::Status write_checkpoint(std::chrono::system_clock::time_point now);
   crypto::Status write_seal();
   crypto::Status remove_segment(const std::string& path, std::uint64_t size, RemovedSegment what,

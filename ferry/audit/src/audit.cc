@@ -77,9 +77,17 @@ Recorder::~Recorder() = default;
 
 crypto::Status Recorder::note(const Event& event) {
   const auto now = std::chrono::system_clock::now();
-  std::fprintf(stderr, "%s\n", to_json_line(event, log_->options().side, now).c_str());
-  crypto::Status s = log_->append(event, now);
-  if (!s.ok()) std::fprintf(stderr, "ferryd: audit record failed: %s\n", s.error().message.c_str());
+  // stderr (journald) gets the record exactly as the trail holds it, seq
+  // and hash included; only an event the trail could not take is
+  // formatted on its own.
+  std::string line;
+  crypto::Status s = log_->append(event, now, &line);
+  if (s.ok()) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  } else {
+    std::fprintf(stderr, "%s\n", to_json_line(event, log_->options().side, now).c_str());
+    std::fprintf(stderr, "ferryd: audit record failed: %s\n", s.error().message.c_str());
+  }
   pending_ = true;
   return s;
 }

@@ -1,4 +1,5 @@
 #include "ferry/audit/log.h"
+#include "ferry/audit/src/read_whole.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -43,6 +44,8 @@ Status write_all(int fd, std::string_view data, const std::string& path) {
   return {};
 }
 
+}  // namespace
+
 Result<std::string> read_whole(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return sys_error(path);
@@ -62,6 +65,8 @@ Result<std::string> read_whole(const std::string& path) {
   ::close(fd);
   return out;
 }
+
+namespace {
 
 // The last complete line of a segment, parsed: enough to know a segment's
 // last seq, hash and time without reading it all.
@@ -384,7 +389,7 @@ Status AuditLog::open_segment(std::uint64_t first_seq) {
 }
 
 Status AuditLog::write_record(std::string_view event, Severity severity, const Fields& fields,
-                              std::chrono::system_clock::time_point now) {
+                              std::chrono::system_clock::time_point now, std::string* written) {
   assert(!event.empty());
   Record r;
   r.seq = last_seq_ + 1;
@@ -424,6 +429,7 @@ Status AuditLog::write_record(std::string_view event, Severity severity, const F
   }
   segment_bytes_ += line.size();
   total_bytes_ += line.size();
+  if (written != nullptr) *written = line.substr(0, line.size() - 1);
   last_seq_ = r.seq;
   last_hash_ = std::move(r.hash);
   last_is_checkpoint_ = event == kCheckpointEvent;
@@ -431,14 +437,14 @@ Status AuditLog::write_record(std::string_view event, Severity severity, const F
   return {};
 }
 
-Status AuditLog::append(const Event& e, std::chrono::system_clock::time_point now) {
+Status AuditLog::append(const Event& e, std::chrono::system_clock::time_point now, std::string* line) {
   assert(!e.type.empty());
   for ([[maybe_unused]] const auto& [k, v] : e.fields) assert(!reserved_field(k));
   if (!checkpoint_clock_started_) {
     last_checkpoint_ = now;
     checkpoint_clock_started_ = true;
   }
-  if (Status s = write_record(e.type, e.severity, e.fields, now); !s.ok()) return s;
+  if (Status s = write_record(e.type, e.severity, e.fields, now, line); !s.ok()) return s;
   ++since_checkpoint_;
   if (since_checkpoint_ >= options_.checkpoint_records || now - last_checkpoint_ >= options_.checkpoint_interval) {
     return write_checkpoint(now);

@@ -1,4 +1,5 @@
 #include "ferry/audit/verify.h"
+#include "ferry/audit/src/read_whole.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -18,26 +19,12 @@ namespace ferry::audit {
 namespace {
 
 std::optional<std::string> read_whole(const std::string& path, std::string& error) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    error = path + ": " + std::strerror(errno);
+  crypto::Result<std::string> text = audit::read_whole(path);
+  if (!text.ok()) {
+    error = text.error().message;
     return std::nullopt;
   }
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      error = path + ": " + std::strerror(errno);
-      ::close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  return std::move(text).value();
 }
 
 std::optional<std::uint64_t> decimal(const std::string* s) {

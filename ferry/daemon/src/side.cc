@@ -995,16 +995,25 @@ class RunningSide final : public Side, public link::ObjectSource, public link::O
   // hostile file reaches the officer's terminal as a control sequence.
   std::string preview_of(const spool::ObjectRecord& r, const std::string& type) const {
     if (type != "txt" && type != "csv" && type != "json" && type != "xml") return {};
-    Result<crypto::Bytes> b = fs::read_file(spool_->data_path(r.id, r.state), 1 << 30);
-    if (!b.ok()) return "(unreadable: " + b.error().message + ")";
-    std::string text(b->begin(), b->begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(b->size(), 512)));
-    // A character cut at the end is dropped, not escaped.
-    std::size_t end = text.size();
-    std::size_t back = 0;
-    while (end > 0 && back < 3 && (static_cast<unsigned char>(text[end - 1]) & 0xC0) == 0x80) --end, ++back;
-    if (end > 0 && static_cast<unsigned char>(text[end - 1]) >= 0xC0 && text.size() == 512) text.resize(end - 1);
+    constexpr std::size_t kPreview = 512;
+    const std::string path = spool_->data_path(r.id, r.state);
+    fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    std::string text(kPreview, '\0');
+    const ssize_t n = fd.valid() ? ::pread(fd.get(), text.data(), kPreview, 0) : -1;
+    if (n < 0) return "(unreadable: " + path + ": " + std::strerror(errno) + ")";
+    text.resize(static_cast<std::size_t>(n));
+    // A character cut by the 512-byte limit is dropped, not escaped.
+    if (r.size > text.size()) {
+      std::size_t lead = text.size();
+      while (lead > 0 && text.size() - lead < 3 && (static_cast<unsigned char>(text[lead - 1]) & 0xC0) == 0x80) --lead;
+      if (lead > 0) {
+        const unsigned char c = static_cast<unsigned char>(text[lead - 1]);
+        const std::size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        if (text.size() - (lead - 1) < want) text.resize(lead - 1);
+      }
+    }
     std::string shown = audit::json_string(text);
-    return shown.substr(1, shown.size() - 2) + (b->size() > 512 ? " ..." : "");
+    return shown.substr(1, shown.size() - 2) + (r.size > kPreview ? " ..." : "");
   }
 
   Entry entry_of(const spool::ObjectRecord& r) const {
